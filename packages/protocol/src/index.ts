@@ -1,0 +1,59 @@
+export type {
+  ClientFrame,
+  ClientPingFrame,
+  CreateEvent,
+  CustomEvent,
+  DeleteEvent,
+  ErrorFrame,
+  HelloFrame,
+  JoinData,
+  JoinFrame,
+  LeaveData,
+  LeaveFrame,
+  PatchEvent,
+  PongFrame,
+  ResumedEvent,
+  ResumePoint,
+  SendEvent,
+  ServerErrorCode,
+  ServerFrame,
+  ServerPingFrame,
+  StreamEvent,
+  StreamEventType,
+  StreamFrame,
+  SyncEvent,
+  UnauthorizedEvent,
+  UpdateEvent,
+} from './frames'
+export { EXTENSIONS_QUERY_PARAM, EXTENSIONS_VERSION, SERVER_ERROR_CODES } from './frames'
+export type { JsonObject, JsonPrimitive, JsonValue } from './json'
+export { cloneJson, MAX_JSON_DEPTH, parseJsonNumber } from './json'
+export type {
+  FrameError,
+  FrameErrorCode,
+  ParseOptions,
+  ParseResult,
+  SerializeOptions,
+} from './parse'
+export { parseClientFrame, parseServerFrame, serializeFrame } from './parse'
+export type {
+  ApplyUpdateOpsResult,
+  Missing,
+  SegmentPath,
+  UpdateOp,
+  UpdateOpError,
+  UpdateOpErrorCode,
+  UpdateOpsRejection,
+  UpdateOpType,
+  ValidateUpdateOpsResult,
+} from './update-ops'
+export {
+  applyUpdateOps,
+  InvalidUpdateOpsError,
+  MISSING,
+  PROTO_POLLUTION_KEYS,
+  UPDATE_OP_DOC_URL,
+  UPDATE_OP_LIMITS,
+  UPDATE_OP_TYPES,
+  validateUpdateOps,
+} from './update-ops'

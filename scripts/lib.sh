@@ -1,0 +1,26 @@
+# Shared by the set-up, test and demo scripts. Source it; it defines `pnpm` and `ensure_deps`.
+# A fresh machine has only Node 20 and npm: pnpm comes from the version pinned in package.json,
+# through an installed pnpm of that version or else npx (corepack cannot verify pnpm's signatures
+# against this registry, so it is not relied on).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PNPM_VERSION="$(node -p "require('$ROOT/package.json').packageManager.split('@')[1]")"
+
+pnpm() {
+  if command -v pnpm >/dev/null 2>&1 && [ "$(command pnpm --version 2>/dev/null)" = "$PNPM_VERSION" ]; then
+    command pnpm "$@"
+  else
+    npx --yes "pnpm@$PNPM_VERSION" "$@"
+  fi
+}
+
+# Installs the workspace's dependencies exactly as the lockfile pins them.
+ensure_deps() {
+  cd "$ROOT"
+  if [ -f pnpm-lock.yaml ]; then
+    pnpm install --frozen-lockfile --reporter=append-only
+  else
+    pnpm install --reporter=append-only
+  fi
+}
