@@ -9,4 +9,12 @@ pnpm exec biome check .
 echo "== type check"
 pnpm run -s typecheck
 echo "== tests (vitest)"
-pnpm exec vitest run
+mkdir -p .cache
+status=0
+pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest.json || status=$?
+# One closing line in the form CI reads: "N passed, N failed, N skipped".
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(".cache/vitest.json", "utf8"))
+  console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)
+' || true
+exit "$status"

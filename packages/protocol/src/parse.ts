@@ -134,7 +134,7 @@ function parseWith<TFrame>(
       value = (options?.parseJson ?? JSON.parse)(text)
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message : String(cause)
-      throw new Refusal('invalid_json', `The frame is not valid JSON: ${reason}`)
+      throw new Refusal('invalid_json', `The frame is not valid JSON (${reason}).`)
     }
     if (!isJsonObject(value)) {
       throw new Refusal(
@@ -154,7 +154,7 @@ function parseWith<TFrame>(
     const reason = caught instanceof Error ? caught.message : String(caught)
     return {
       ok: false,
-      error: { code: 'invalid_field', message: `The frame is unreadable: ${reason}` },
+      error: { code: 'invalid_field', message: `The frame is unreadable (${reason}).` },
     }
   }
 }

@@ -7,6 +7,7 @@ import {
   MISSING,
   UPDATE_OP_DOC_URL,
   type UpdateOp,
+  type UpdateOpError,
   validateUpdateOps,
 } from '../index'
 import { beforeValue, type ConformanceCase, deepFreeze, loadUpdateOpCases } from './_conformance'
@@ -16,13 +17,13 @@ const ran = { plain: 0, draft: 0, bigint: new Set<string>() }
 
 function expectEngineResult(
   testCase: ConformanceCase,
-  result: { value: JsonValue; errors: readonly { op_index: number; code: string }[] },
+  result: { value: JsonValue; errors: readonly UpdateOpError[] },
 ) {
   expect(result.value).toEqual(testCase.after)
   expect(result.errors.map(({ op_index, code }) => ({ op_index, code }))).toEqual(testCase.errors)
   for (const error of result.errors) {
     expect(error).toMatchObject({ doc_url: UPDATE_OP_DOC_URL, message: expect.any(String) })
-    expect((error as { message: string }).message.length).toBeGreaterThan(10)
+    expect(error.message.length).toBeGreaterThan(10)
   }
   if (testCase.bigint) ran.bigint.add(testCase.name)
 }
@@ -65,7 +66,7 @@ describe('stream::update conformance (../shared/conformance/update-ops.json)', (
     it('inside an immer draft', () => {
       const before = beforeValue(testCase)
       const base = deepFreeze(before === MISSING ? { items: {} } : { items: { it: before } })
-      let errors: readonly { op_index: number; code: string }[] = []
+      let errors: readonly UpdateOpError[] = []
       const next = produce(base, (draft: { items: Record<string, JsonValue> }) => {
         const current = 'it' in draft.items ? (draft.items.it as JsonValue) : MISSING
         const result = applyUpdateOps(current, testCase.ops as UpdateOp[])
