@@ -424,7 +424,15 @@ class OpRun {
       return true
     }
     if (!isJsonObject(this.#root)) return this.#targetNotObject('remove', path, index)
-    if (hasOwn(this.#root, path)) delete this.#writableRoot()![path]
+    if (!hasOwn(this.#root, path)) return true
+    if (isImmerDraft(this.#root)) {
+      delete this.#root[path]
+    } else {
+      // A copy without the key rather than `delete`, which would drop V8 into slow dictionary
+      // properties for this object and every later copy of it.
+      const { [path]: _removed, ...rest } = this.#root
+      this.#root = this.#own(rest)
+    }
     return true
   }
 
