@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test of the repository: set-up, then lint + format check, type check, unit and
-# integration tests. Exits non-zero on the first failure.
+# integration tests, with each package built and checked by publint. Exits non-zero on the first failure.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_deps
 cd "$ROOT"
@@ -8,6 +8,9 @@ echo "== lint and format (biome)"
 pnpm exec biome check .
 echo "== type check"
 pnpm run -s typecheck
+echo "== package builds and publint"
+pnpm -r --workspace-concurrency=1 run build
+for dir in packages/*/; do pnpm exec publint --strict "$dir"; done
 echo "== tests (vitest)"
 mkdir -p .cache
 status=0

@@ -1,5 +1,5 @@
-import type { JsonValue } from './json'
-import type { UpdateOp } from './update-ops'
+import type { JsonValue } from './json.ts'
+import type { UpdateOp } from './update-ops.ts'
 
 // ---------------------------------------------------------------------------------------------
 // Client → server (STREAM-PROTOCOL.md §2.1, EXTENSIONS.md §5 and §7)

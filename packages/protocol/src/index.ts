@@ -24,18 +24,18 @@ export type {
   SyncEvent,
   UnauthorizedEvent,
   UpdateEvent,
-} from './frames'
-export { EXTENSIONS_QUERY_PARAM, EXTENSIONS_VERSION, SERVER_ERROR_CODES } from './frames'
-export type { JsonObject, JsonPrimitive, JsonValue } from './json'
-export { cloneJson, MAX_JSON_DEPTH, parseJsonNumber } from './json'
+} from './frames.ts'
+export { EXTENSIONS_QUERY_PARAM, EXTENSIONS_VERSION, SERVER_ERROR_CODES } from './frames.ts'
+export type { JsonObject, JsonPrimitive, JsonValue } from './json.ts'
+export { cloneJson, MAX_JSON_DEPTH, parseJsonNumber } from './json.ts'
 export type {
   FrameError,
   FrameErrorCode,
   ParseOptions,
   ParseResult,
   SerializeOptions,
-} from './parse'
-export { parseClientFrame, parseServerFrame, serializeFrame } from './parse'
+} from './parse.ts'
+export { parseClientFrame, parseServerFrame, serializeFrame } from './parse.ts'
 export type {
   ApplyUpdateOpsResult,
   Missing,
@@ -46,7 +46,7 @@ export type {
   UpdateOpsRejection,
   UpdateOpType,
   ValidateUpdateOpsResult,
-} from './update-ops'
+} from './update-ops.ts'
 export {
   applyUpdateOps,
   InvalidUpdateOpsError,
@@ -56,4 +56,4 @@ export {
   UPDATE_OP_LIMITS,
   UPDATE_OP_TYPES,
   validateUpdateOps,
-} from './update-ops'
+} from './update-ops.ts'

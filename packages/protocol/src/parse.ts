@@ -8,9 +8,9 @@ import type {
   ServerFrame,
   StreamEvent,
   StreamFrame,
-} from './frames'
-import { hasOwn, isJsonObject, type JsonValue, jsonTypeName } from './json'
-import { validateUpdateOps } from './update-ops'
+} from './frames.ts'
+import { hasOwn, isJsonObject, type JsonValue, jsonTypeName } from './json.ts'
+import { validateUpdateOps } from './update-ops.ts'
 
 /**
  * Why a frame was refused:

@@ -10,7 +10,7 @@ import {
   jsonTypeName,
   U64_MAX,
   utf8ByteLength,
-} from './json'
+} from './json.ts'
 
 /** The path of `merge` and `append`: absent, `null`, `''` or `[]` mean the root. */
 export type SegmentPath = string | readonly string[] | null

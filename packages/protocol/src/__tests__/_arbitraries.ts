@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import type { JsonValue, UpdateOp } from '../index'
+import type { JsonValue, UpdateOp } from '../index.ts'
 
 /** Keys that exercise literal dots, the empty root path and the pollution sinks. */
 const key = fc.constantFrom(

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'lossless-json'
-import { type JsonValue, MISSING, type Missing, parseJsonNumber } from '../index'
+import { type JsonValue, MISSING, type Missing, parseJsonNumber } from '../index.ts'
 
 /** One vector of `update-ops.json`. */
 export interface ConformanceCase {

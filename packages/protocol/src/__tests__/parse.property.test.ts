@@ -8,8 +8,8 @@ import {
   parseServerFrame,
   type ServerFrame,
   serializeFrame,
-} from '../index'
-import { jsonValue, updateOp } from './_arbitraries'
+} from '../index.ts'
+import { jsonValue, updateOp } from './_arbitraries.ts'
 
 const name = fc.string({ maxLength: 12 })
 const seq = fc.nat()

@@ -1,6 +1,6 @@
 import { parse } from 'lossless-json'
 import { describe, expect, it } from 'vitest'
-import { parseClientFrame, parseJsonNumber, parseServerFrame, serializeFrame } from '../index'
+import { parseClientFrame, parseJsonNumber, parseServerFrame, serializeFrame } from '../index.ts'
 
 const join = (data: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ type: 'join', data, ...extra })

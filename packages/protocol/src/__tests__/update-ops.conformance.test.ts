@@ -9,8 +9,8 @@ import {
   type UpdateOp,
   type UpdateOpError,
   validateUpdateOps,
-} from '../index'
-import { beforeValue, type ConformanceCase, deepFreeze, loadUpdateOpCases } from './_conformance'
+} from '../index.ts'
+import { beforeValue, type ConformanceCase, deepFreeze, loadUpdateOpCases } from './_conformance.ts'
 
 const cases = loadUpdateOpCases()
 const ran = { plain: 0, draft: 0, bigint: new Set<string>() }

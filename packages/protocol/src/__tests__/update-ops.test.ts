@@ -10,8 +10,8 @@ import {
   parseJsonNumber,
   type UpdateOp,
   validateUpdateOps,
-} from '../index'
-import { deepFreeze } from './_conformance'
+} from '../index.ts'
+import { deepFreeze } from './_conformance.ts'
 
 const apply = (current: JsonValue | typeof MISSING, ops: UpdateOp[]) => applyUpdateOps(current, ops)
 
