@@ -10,7 +10,10 @@ echo "== type check"
 pnpm run -s typecheck
 echo "== package builds and publint"
 pnpm -r --workspace-concurrency=1 run build
-for dir in packages/*/; do pnpm exec publint --strict "$dir"; done
+for dir in packages/*/; do
+  if node -e "process.exit(require('./$dir/package.json').private ? 0 : 1)"; then continue; fi
+  pnpm exec publint --strict "$dir"
+done
 echo "== tests (vitest)"
 mkdir -p .cache
 status=0

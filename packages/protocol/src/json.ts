@@ -45,9 +45,15 @@ export function jsonTypeName(value: unknown): string {
 /**
  * Where `value` stops being JSON, as a path (`value.a[2]`) with the reason, or `null` when it is
  * JSON: finite numbers, bigints, strings, booleans, null, arrays and plain objects, nested at most
- * `MAX_JSON_DEPTH` deep (which also stops cycles).
+ * `MAX_JSON_DEPTH` deep (which also stops cycles). With `omitUndefined`, an object property holding
+ * `undefined` counts as absent, as `JSON.stringify` treats it (`cloneJson` then leaves it out).
  */
-export function findNonJson(value: unknown, at: string, depth = 0): string | null {
+export function findNonJson(
+  value: unknown,
+  at: string,
+  options: { readonly omitUndefined?: boolean } = {},
+  depth = 0,
+): string | null {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -60,7 +66,7 @@ export function findNonJson(value: unknown, at: string, depth = 0): string | nul
       if (depth >= MAX_JSON_DEPTH) return `${at} nests deeper than ${MAX_JSON_DEPTH} levels`
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
-          const problem = findNonJson(value[i], `${at}[${i}]`, depth + 1)
+          const problem = findNonJson(value[i], `${at}[${i}]`, options, depth + 1)
           if (problem !== null) return problem
         }
         return null
@@ -70,7 +76,9 @@ export function findNonJson(value: unknown, at: string, depth = 0): string | nul
         return `${at} is a ${proto?.constructor?.name ?? 'non-plain'} object, not plain JSON`
       }
       for (const key of Object.keys(value)) {
-        const problem = findNonJson((value as JsonObject)[key], `${at}.${key}`, depth + 1)
+        const child = (value as Record<string, unknown>)[key]
+        if (child === undefined && options.omitUndefined) continue
+        const problem = findNonJson(child, `${at}.${key}`, options, depth + 1)
         if (problem !== null) return problem
       }
       return null
@@ -89,7 +97,8 @@ export function cloneJson<T extends JsonValue>(value: T): T {
   if (Array.isArray(value)) return value.map(cloneJson) as T
   const copy: JsonObject = {}
   for (const key of Object.keys(value)) {
-    setOwn(copy, key, cloneJson(value[key] as JsonValue))
+    const child = value[key]
+    if (child !== undefined) setOwn(copy, key, cloneJson(child))
   }
   return copy as T
 }

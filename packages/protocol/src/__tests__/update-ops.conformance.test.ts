@@ -1,3 +1,9 @@
+import {
+  beforeValue,
+  type ConformanceCase,
+  deepFreeze,
+  loadUpdateOpCases,
+} from '@iii-streams/test-utils'
 import { produce } from 'immer'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
@@ -10,7 +16,6 @@ import {
   type UpdateOpError,
   validateUpdateOps,
 } from '../index.ts'
-import { beforeValue, type ConformanceCase, deepFreeze, loadUpdateOpCases } from './_conformance.ts'
 
 const cases = loadUpdateOpCases()
 const ran = { plain: 0, draft: 0, bigint: new Set<string>() }

@@ -1,9 +1,9 @@
+import { deepFreeze } from '@iii-streams/test-utils'
 import fc from 'fast-check'
 import { produce } from 'immer'
 import { describe, expect, it } from 'vitest'
 import { applyUpdateOps, type JsonValue, MISSING, validateUpdateOps } from '../index.ts'
 import { jsonValue, updateOp } from './_arbitraries.ts'
-import { deepFreeze } from './_conformance.ts'
 
 describe('applyUpdateOps on generated values and ops', () => {
   it('agrees between plain JSON and immer drafts, never mutates its input, never pollutes', () => {

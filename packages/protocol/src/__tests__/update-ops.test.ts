@@ -1,3 +1,4 @@
+import { deepFreeze } from '@iii-streams/test-utils'
 import { produce } from 'immer'
 import { parse } from 'lossless-json'
 import { describe, expect, it } from 'vitest'
@@ -11,7 +12,6 @@ import {
   type UpdateOp,
   validateUpdateOps,
 } from '../index.ts'
-import { deepFreeze } from './_conformance.ts'
 
 const apply = (current: JsonValue | typeof MISSING, ops: UpdateOp[]) => applyUpdateOps(current, ops)
 

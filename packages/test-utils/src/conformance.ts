@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { type JsonValue, MISSING, type Missing, parseJsonNumber } from '@iii-streams/protocol'
 import { parse } from 'lossless-json'
-import { type JsonValue, MISSING, type Missing, parseJsonNumber } from '../index.ts'
 
 /** One vector of `update-ops.json`. */
 export interface ConformanceCase {
@@ -17,7 +17,7 @@ export interface ConformanceCase {
   ref: string
 }
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..')
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 
 /** `../shared/conformance` beside the repository, or `IIIS_CONFORMANCE_DIR`. */
 export function conformanceFile(name: string): string {
