@@ -27,6 +27,9 @@ export function groupKey(ref: GroupRef): string {
   return `${ref.stream}\u0000${ref.group}`
 }
 
+/** How long a slow consumer has to read up to its close frame before its socket is cut. */
+const SLOW_CONSUMER_GRACE_MS = 10_000
+
 /** WebSocket close codes this server uses. */
 export const CLOSE_CODES = {
   goingAway: 1001,
@@ -326,7 +329,9 @@ export class Connection {
         `closing slow consumer ${this.init.addr} (${this.ws.bufferedAmount} bytes buffered)`,
       )
       this.ws.close(CLOSE_CODES.slowConsumer, 'slow consumer')
-      setTimeout(() => this.ws.terminate(), 1000).unref()
+      // Nothing more is queued, so memory stays bounded while the peer gets a chance to read up to
+      // the close frame; a peer that still reads nothing is cut after the grace.
+      setTimeout(() => this.ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref()
       // Its close event may come much later: stop sending and release its subscriptions now.
       this.#cleanup()
     }

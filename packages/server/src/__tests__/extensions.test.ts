@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { createMemoryAdapter, type StreamAdapter } from '../index.ts'
-import { connect, connectExtended, type Frame, set, startServer, withoutTimestamp } from './_harness.ts'
+import {
+  connect,
+  connectExtended,
+  type Frame,
+  set,
+  startServer,
+  withoutTimestamp,
+} from './_harness.ts'
 
 const update = (server: Awaited<ReturnType<typeof startServer>>, item: string, ops: unknown[]) =>
   server.trigger({
@@ -83,7 +90,12 @@ describe('ids, seq and epoch (§2, §3)', () => {
       subscriptionId: 's1',
     })
     client.join('s2', 'chat', 'room-1', 'm2')
-    expect(await client.next()).toMatchObject({ id: 'm2', event: { type: 'sync', data: { text: 'b' } }, seq: 2, subscriptionId: 's2' })
+    expect(await client.next()).toMatchObject({
+      id: 'm2',
+      event: { type: 'sync', data: { text: 'b' } },
+      seq: 2,
+      subscriptionId: 's2',
+    })
     await server.trigger({
       function_id: 'stream::delete',
       payload: { stream_name: 'chat', group_id: 'room-1', item_id: 'm2' },
@@ -105,7 +117,9 @@ describe('ids, seq and epoch (§2, §3)', () => {
     const client = await connectExtended(server)
     client.join('s', 'chat', 'room-1')
     await client.next()
-    await Promise.all(Array.from({ length: 60 }, (_, i) => set(server, 'chat', 'room-1', `m${i % 7}`, i)))
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) => set(server, 'chat', 'room-1', `m${i % 7}`, i)),
+    )
     const seqs = (await client.drain()).map((f) => f.seq)
     expect(seqs).toEqual(Array.from({ length: 60 }, (_, i) => i + 1))
   })
@@ -141,7 +155,9 @@ describe('patch frames (§4)', () => {
     await update(server, 'm1', ops)
     await update(server, 'm1', [{ type: 'set', path: 'text', value: 'y'.repeat(300) }])
     await update(server, 'new', [{ type: 'set', path: 'a', value: 1 }])
-    expect((await extended.drain()).map((f) => [f.event.type, f.event.ops ?? f.event.data, f.seq])).toEqual([
+    expect(
+      (await extended.drain()).map((f) => [f.event.type, f.event.ops ?? f.event.data, f.seq]),
+    ).toEqual([
       ['patch', ops, 2],
       ['update', { text: 'y'.repeat(300), n: 2 }, 3],
       ['create', { a: 1 }, 4],
@@ -178,14 +194,23 @@ describe('error frames (§6)', () => {
     client.send('not json')
     client.send({ type: 'join', data: { subscriptionId: 's0', streamName: 'chat' } })
     client.send({ type: 'join', data: { subscriptionId: 's1', streamName: '', groupId: 'g' } })
-    client.send({ type: 'join', data: { subscriptionId: 's2', streamName: 'chat', groupId: 'g'.repeat(257) } })
+    client.send({
+      type: 'join',
+      data: { subscriptionId: 's2', streamName: 'chat', groupId: 'g'.repeat(257) },
+    })
     client.join('a', 'chat', 'g1')
     client.join('b', 'chat', 'g2')
     client.join('c', 'chat', 'g3')
     client.join('a', 'chat', 'g4')
     const frames: Frame[] = []
     for (let i = 0; i < 8; i++) frames.push(await client.next())
-    expect(frames.map((f) => (f.type === 'error' ? `${f.code}:${f.subscriptionId}` : `${f.event.type}:${f.subscriptionId}`))).toEqual([
+    expect(
+      frames.map((f) =>
+        f.type === 'error'
+          ? `${f.code}:${f.subscriptionId}`
+          : `${f.event.type}:${f.subscriptionId}`,
+      ),
+    ).toEqual([
       'bad_frame:undefined',
       'bad_frame:s0',
       'invalid_name:s1',
@@ -207,7 +232,10 @@ describe('error frames (§6)', () => {
     server.registerTrigger({ type: 'stream:join', function_id: 'deny', config: {} })
     const client = await connectExtended(server)
     client.join('s', 'chat', 'room-1')
-    expect(await client.next()).toMatchObject({ event: { type: 'unauthorized' }, subscriptionId: 's' })
+    expect(await client.next()).toMatchObject({
+      event: { type: 'unauthorized' },
+      subscriptionId: 's',
+    })
   })
 
   it('answers sync_failed when the store cannot be read, and keeps the subscription', async () => {
@@ -248,7 +276,12 @@ describe('resume (§7)', () => {
     const client = await connectExtended(server)
     client.send({
       type: 'join',
-      data: { subscriptionId: 's', streamName: 'chat', groupId: 'room-1', since: { epoch: server.epoch, seq: 1 } },
+      data: {
+        subscriptionId: 's',
+        streamName: 'chat',
+        groupId: 'room-1',
+        since: { epoch: server.epoch, seq: 1 },
+      },
     })
     const frames = [await client.next(), await client.next(), await client.next()]
     expect(frames.map((f) => [f.id, f.event.type, f.event.data, f.seq])).toEqual([
@@ -259,7 +292,13 @@ describe('resume (§7)', () => {
     expect(frames[2]).toMatchObject({ epoch: server.epoch, subscriptionId: 's' })
     client.send({
       type: 'join',
-      data: { subscriptionId: 'i', streamName: 'chat', groupId: 'room-1', id: 'm1', since: { epoch: server.epoch, seq: 1 } },
+      data: {
+        subscriptionId: 'i',
+        streamName: 'chat',
+        groupId: 'room-1',
+        id: 'm1',
+        since: { epoch: server.epoch, seq: 1 },
+      },
     })
     expect([(await client.next()).seq, (await client.next()).event.type]).toEqual([3, 'resumed'])
   })
@@ -268,8 +307,14 @@ describe('resume (§7)', () => {
     const server = await startServer()
     await set(server, 'chat', 'room-1', 'm1', 1)
     const client = await connectExtended(server)
-    for (const since of [{ epoch: 'old', seq: 0 }, { epoch: server.epoch, seq: 9 }]) {
-      client.send({ type: 'join', data: { subscriptionId: 's', streamName: 'chat', groupId: 'room-1', since } })
+    for (const since of [
+      { epoch: 'old', seq: 0 },
+      { epoch: server.epoch, seq: 9 },
+    ]) {
+      client.send({
+        type: 'join',
+        data: { subscriptionId: 's', streamName: 'chat', groupId: 'room-1', since },
+      })
       expect((await client.next()).event).toEqual({ type: 'sync', data: [1], ids: ['m1'] })
     }
   })
@@ -289,7 +334,11 @@ describe('path-addressed sockets (§8)', () => {
     })
     const item = await connect(server, '/stream/chat%20room/room%2F1/m%201/?iii-streams=1')
     expect((await item.next()).type).toBe('hello')
-    expect(await item.next()).toMatchObject({ id: 'm 1', event: { type: 'sync', data: { text: 'hi' } }, subscriptionId: 'path' })
+    expect(await item.next()).toMatchObject({
+      id: 'm 1',
+      event: { type: 'sync', data: { text: 'hi' } },
+      subscriptionId: 'path',
+    })
     await set(server, 'chat room', 'room/1', 'm 1', { text: 'yo' })
     expect((await group.next()).event).toEqual({ type: 'update', data: { text: 'yo' } })
     await expect(connect(server, '/stream/only-stream')).rejects.toThrow(/404/)

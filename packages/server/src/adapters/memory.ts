@@ -93,7 +93,16 @@ export class InProcessStore {
   }
 
   deliver(message: ChangeMessage): void {
-    for (const listener of this.#listeners) listener(message)
+    for (const listener of this.#listeners) {
+      // One failing listener must not keep the message from the others.
+      try {
+        listener(message)
+      } catch (error) {
+        console.error(
+          `[iii-streams] a change listener failed: ${error instanceof Error ? error.message : String(error)}`,
+        )
+      }
+    }
   }
 
   subscribe(listener: (message: ChangeMessage) => void): () => void {
