@@ -1,5 +1,32 @@
 import { describe, expect, it } from 'vitest'
-import { connect, set, startServer, withoutTimestamp } from './_harness.ts'
+import {
+  connect,
+  connectExtended,
+  type Frame,
+  set,
+  startServer,
+  withoutTimestamp,
+} from './_harness.ts'
+
+/**
+ * The §2.3 suite runs twice: on a plain socket, where frames must be the engine's exactly, and on an
+ * extended one, where they must be the engine's once the extension fields are taken away.
+ */
+const MODES = [
+  { mode: 'plain', open: connect, view: (frame: Frame) => withoutTimestamp(frame) },
+  {
+    mode: 'extended',
+    open: connectExtended,
+    view: (frame: Frame) => {
+      const { seq: _seq, epoch: _epoch, subscriptionId: _sub, ...rest } = withoutTimestamp(frame)
+      if (rest.event?.type === 'sync' && Array.isArray(rest.event.ids)) {
+        const { ids: _ids, ...event } = rest.event
+        return { ...rest, event }
+      }
+      return rest
+    },
+  },
+] as const
 
 const wrapper = (id: string | null, event: unknown) => ({
   type: 'stream',
@@ -9,139 +36,143 @@ const wrapper = (id: string | null, event: unknown) => ({
   event,
 })
 
-describe('the stream port, frame for frame (STREAM-PROTOCOL.md §2.3)', () => {
-  it('syncs a group as the raw stored values in insertion order, and [] when empty', async () => {
-    const server = await startServer()
-    await set(server, 'chat', 'room-1', 'm1', { author: 'alice', text: 'hi' })
-    await set(server, 'chat', 'room-1', 'm2', { author: 'bob', text: 'yo' })
-    await set(server, 'chat', 'room-1', 'm1', { author: 'alice', text: 'hi!' })
-    const client = await connect(server)
-    client.join('sub-1', 'chat', 'room-1')
-    expect(withoutTimestamp(await client.next())).toEqual(
-      wrapper(null, {
-        type: 'sync',
-        data: [
-          { author: 'alice', text: 'hi!' },
-          { author: 'bob', text: 'yo' },
-        ],
-      }),
-    )
-    client.join('sub-2', 'chat', 'empty')
-    expect(withoutTimestamp(await client.next())).toEqual({
-      ...wrapper(null, { type: 'sync', data: [] }),
-      groupId: 'empty',
+describe.each(MODES)(
+  'the stream port, frame for frame (STREAM-PROTOCOL.md §2.3), $mode',
+  ({ mode, open, view }) => {
+    it('syncs a group as the raw stored values in insertion order, and [] when empty', async () => {
+      const server = await startServer()
+      await set(server, 'chat', 'room-1', 'm1', { author: 'alice', text: 'hi' })
+      await set(server, 'chat', 'room-1', 'm2', { author: 'bob', text: 'yo' })
+      await set(server, 'chat', 'room-1', 'm1', { author: 'alice', text: 'hi!' })
+      const client = await open(server)
+      client.join('sub-1', 'chat', 'room-1')
+      expect(view(await client.next())).toEqual(
+        wrapper(null, {
+          type: 'sync',
+          data: [
+            { author: 'alice', text: 'hi!' },
+            { author: 'bob', text: 'yo' },
+          ],
+        }),
+      )
+      client.join('sub-2', 'chat', 'empty')
+      expect(view(await client.next())).toEqual({
+        ...wrapper(null, { type: 'sync', data: [] }),
+        groupId: 'empty',
+      })
     })
-  })
 
-  it('syncs an item as its value, or null when missing', async () => {
-    const server = await startServer()
-    await set(server, 'chat', 'room-1', 'msg-1', { author: 'alice', text: 'hi' })
-    const client = await connect(server)
-    client.join('sub-1', 'chat', 'room-1', 'msg-1')
-    expect(withoutTimestamp(await client.next())).toEqual(
-      wrapper('msg-1', { type: 'sync', data: { author: 'alice', text: 'hi' } }),
-    )
-    client.join('sub-2', 'chat', 'room-1', 'nope')
-    expect(withoutTimestamp(await client.next())).toEqual(
-      wrapper('nope', { type: 'sync', data: null }),
-    )
-  })
+    it('syncs an item as its value, or null when missing', async () => {
+      const server = await startServer()
+      await set(server, 'chat', 'room-1', 'msg-1', { author: 'alice', text: 'hi' })
+      const client = await open(server)
+      client.join('sub-1', 'chat', 'room-1', 'msg-1')
+      expect(view(await client.next())).toEqual(
+        wrapper('msg-1', { type: 'sync', data: { author: 'alice', text: 'hi' } }),
+      )
+      client.join('sub-2', 'chat', 'room-1', 'nope')
+      expect(view(await client.next())).toEqual(wrapper('nope', { type: 'sync', data: null }))
+    })
 
-  it('sends create, update and delete (with the old value) for set, update and delete', async () => {
-    const server = await startServer()
-    const client = await connect(server)
-    client.join('sub-1', 'chat', 'room-1')
-    await client.next()
-    await set(server, 'chat', 'room-1', 'msg-3', { author: 'carol', text: 'new' })
-    await server.trigger({
-      function_id: 'stream::update',
-      payload: {
-        stream_name: 'chat',
-        group_id: 'room-1',
-        item_id: 'msg-3',
-        ops: [{ type: 'set', path: 'text', value: 'edited' }],
-      },
-    })
-    await server.trigger({
-      function_id: 'stream::delete',
-      payload: { stream_name: 'chat', group_id: 'room-1', item_id: 'msg-3' },
-    })
-    // Deleting a missing item is silent.
-    await server.trigger({
-      function_id: 'stream::delete',
-      payload: { stream_name: 'chat', group_id: 'room-1', item_id: 'msg-3' },
-    })
-    await server.trigger({
-      function_id: 'stream::update',
-      payload: { stream_name: 'chat', group_id: 'room-1', item_id: 'fresh', ops: [] },
-    })
-    const frames = [
-      await client.next(),
-      await client.next(),
-      await client.next(),
-      await client.next(),
-    ]
-    expect(frames.map(withoutTimestamp)).toEqual([
-      wrapper('msg-3', { type: 'create', data: { author: 'carol', text: 'new' } }),
-      wrapper('msg-3', { type: 'update', data: { author: 'carol', text: 'edited' } }),
-      wrapper('msg-3', { type: 'delete', data: { author: 'carol', text: 'edited' } }),
-      wrapper('fresh', { type: 'create', data: {} }),
-    ])
-    for (const frame of frames) expect(frame).not.toHaveProperty('seq')
-  })
-
-  it('sends stream::send events with and without an id', async () => {
-    const server = await startServer()
-    const client = await connect(server)
-    client.join('sub-1', 'chat', 'room-1')
-    await client.next()
-    for (const id of ['msg-1', undefined]) {
+    it('sends create, update and delete (with the old value) for set, update and delete', async () => {
+      const server = await startServer()
+      const client = await open(server)
+      client.join('sub-1', 'chat', 'room-1')
+      await client.next()
+      await set(server, 'chat', 'room-1', 'msg-3', { author: 'carol', text: 'new' })
       await server.trigger({
-        function_id: 'stream::send',
+        function_id: 'stream::update',
         payload: {
           stream_name: 'chat',
           group_id: 'room-1',
-          type: 'typing',
-          data: { user: 'bob' },
-          id,
+          item_id: 'msg-3',
+          ops: [{ type: 'set', path: 'text', value: 'edited' }],
         },
       })
-    }
-    expect(withoutTimestamp(await client.next())).toEqual(
-      wrapper('msg-1', { type: 'event', event: { type: 'typing', data: { user: 'bob' } } }),
-    )
-    expect(withoutTimestamp(await client.next())).toEqual(
-      wrapper(null, { type: 'event', event: { type: 'typing', data: { user: 'bob' } } }),
-    )
-  })
+      await server.trigger({
+        function_id: 'stream::delete',
+        payload: { stream_name: 'chat', group_id: 'room-1', item_id: 'msg-3' },
+      })
+      // Deleting a missing item is silent.
+      await server.trigger({
+        function_id: 'stream::delete',
+        payload: { stream_name: 'chat', group_id: 'room-1', item_id: 'msg-3' },
+      })
+      await server.trigger({
+        function_id: 'stream::update',
+        payload: { stream_name: 'chat', group_id: 'room-1', item_id: 'fresh', ops: [] },
+      })
+      const frames = [
+        await client.next(),
+        await client.next(),
+        await client.next(),
+        await client.next(),
+      ]
+      expect(frames.map(view)).toEqual([
+        wrapper('msg-3', { type: 'create', data: { author: 'carol', text: 'new' } }),
+        wrapper('msg-3', { type: 'update', data: { author: 'carol', text: 'edited' } }),
+        wrapper('msg-3', { type: 'delete', data: { author: 'carol', text: 'edited' } }),
+        wrapper('fresh', { type: 'create', data: {} }),
+      ])
+      // Plain sockets never see a seq; extended ones see each change's.
+      expect(frames.map((frame) => frame.seq)).toEqual(
+        mode === 'plain' ? [undefined, undefined, undefined, undefined] : [1, 2, 3, 4],
+      )
+    })
 
-  it('answers a join rejected by a stream:join handler with unauthorized, and subscribes nothing', async () => {
-    const server = await startServer()
-    const seen: unknown[] = []
-    server.registerFunction('deny', async (input) => {
-      seen.push(input)
-      return input.group_id === 'vip' ? { unauthorized: true } : {}
+    it('sends stream::send events with and without an id', async () => {
+      const server = await startServer()
+      const client = await open(server)
+      client.join('sub-1', 'chat', 'room-1')
+      await client.next()
+      for (const id of ['msg-1', undefined]) {
+        await server.trigger({
+          function_id: 'stream::send',
+          payload: {
+            stream_name: 'chat',
+            group_id: 'room-1',
+            type: 'typing',
+            data: { user: 'bob' },
+            id,
+          },
+        })
+      }
+      expect(view(await client.next())).toEqual(
+        wrapper('msg-1', { type: 'event', event: { type: 'typing', data: { user: 'bob' } } }),
+      )
+      expect(view(await client.next())).toEqual(
+        wrapper(null, { type: 'event', event: { type: 'typing', data: { user: 'bob' } } }),
+      )
     })
-    server.registerFunction('alsoRuns', async () => ({ unauthorized: 'yes' }))
-    server.registerTrigger({ type: 'stream:join', function_id: 'deny', config: {} })
-    server.registerTrigger({ type: 'stream:join', function_id: 'alsoRuns', config: {} })
-    const client = await connect(server)
-    client.join('sub-1', 'chat', 'vip')
-    expect(withoutTimestamp(await client.next())).toEqual({
-      ...wrapper(null, { type: 'unauthorized' }),
-      groupId: 'vip',
+
+    it('answers a join rejected by a stream:join handler with unauthorized, and subscribes nothing', async () => {
+      const server = await startServer()
+      const seen: unknown[] = []
+      server.registerFunction('deny', async (input) => {
+        seen.push(input)
+        return input.group_id === 'vip' ? { unauthorized: true } : {}
+      })
+      server.registerFunction('alsoRuns', async () => ({ unauthorized: 'yes' }))
+      server.registerTrigger({ type: 'stream:join', function_id: 'deny', config: {} })
+      server.registerTrigger({ type: 'stream:join', function_id: 'alsoRuns', config: {} })
+      const client = await open(server)
+      client.join('sub-1', 'chat', 'vip')
+      expect(view(await client.next())).toEqual({
+        ...wrapper(null, { type: 'unauthorized' }),
+        groupId: 'vip',
+      })
+      await set(server, 'chat', 'vip', 'x', 1)
+      expect(await client.drain()).toEqual([])
+      expect(seen).toContainEqual({
+        subscription_id: 'sub-1',
+        stream_name: 'chat',
+        group_id: 'vip',
+        id: null,
+        context: null,
+      })
     })
-    await set(server, 'chat', 'vip', 'x', 1)
-    expect(await client.drain()).toEqual([])
-    expect(seen).toContainEqual({
-      subscription_id: 'sub-1',
-      stream_name: 'chat',
-      group_id: 'vip',
-      id: null,
-      context: null,
-    })
-  })
-})
+  },
+)
 
 describe('who receives what (§2.5)', () => {
   it('sends one copy per matching subscription on a plain connection', async () => {
