@@ -96,17 +96,8 @@ export class StreamService {
     const ref = groupOf(fn, input)
     const id = name(fn, input, 'item_id')
     const data = requireJson(fn, input, 'data')
-    const override = await this.#override(fn, ref, input)
-    if (override.found) {
-      const result = parseWriteResult(fn, override.result, true) as SetResult
-      await this.#emitWithoutStore(
-        ref,
-        id,
-        result.old_value === null ? 'create' : 'update',
-        result.new_value,
-      )
-      return result
-    }
+    const overridden = await this.#overriddenWrite<SetResult>(fn, ref, id, input)
+    if (overridden) return overridden
     return this.#write('STREAM_SET_ERROR', 'set value', ref, id, (current) => ({
       store: data,
       change: (seq) => ({
@@ -124,17 +115,8 @@ export class StreamService {
     const checked = validateUpdateOps(input.ops)
     if (!checked.ok) throw deserialization(fn, checked.error.message)
     const ops = cloneJson(checked.ops as unknown as JsonValue) as unknown as UpdateOp[]
-    const override = await this.#override(fn, ref, input)
-    if (override.found) {
-      const result = parseWriteResult(fn, override.result, true) as UpdateResult
-      await this.#emitWithoutStore(
-        ref,
-        id,
-        result.old_value === null ? 'create' : 'update',
-        result.new_value,
-      )
-      return result
-    }
+    const overridden = await this.#overriddenWrite<UpdateResult>(fn, ref, id, input)
+    if (overridden) return overridden
     return this.#write('STREAM_UPDATE_ERROR', 'update value', ref, id, (current) => {
       const { value, errors } = applyUpdateOps(current, ops)
       const existed = current !== MISSING
@@ -304,6 +286,24 @@ export class StreamService {
       void fireStreamTriggers(this.registry, engineFrame, this.logger)
     }
     return result as TResult
+  }
+
+  /**
+   * A set or update answered by a `<fn>(<stream>)` override, or undefined when none is registered:
+   * the change it reports is still numbered and emitted (create when it reports no old value).
+   */
+  async #overriddenWrite<TResult extends SetResult>(
+    fn: string,
+    ref: GroupRef,
+    id: string,
+    input: Input,
+  ): Promise<TResult | undefined> {
+    const override = await this.#override(fn, ref, input)
+    if (!override.found) return undefined
+    const result = parseWriteResult(fn, override.result, true) as TResult
+    const type = result.old_value === null ? 'create' : 'update'
+    await this.#emitWithoutStore(ref, id, type, result.new_value)
+    return result
   }
 
   /** A change decided by an override function: numbered and emitted, but not stored here. */

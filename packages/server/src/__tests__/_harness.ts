@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import { join, resolve } from 'node:path'
 import { parseJsonNumber } from '@iii-streams/protocol'
 import { parse } from 'lossless-json'
 import { afterEach } from 'vitest'
@@ -176,3 +178,44 @@ export const set = (
     function_id: 'stream::set',
     payload: { stream_name: stream, group_id: group, item_id: item, data },
   })
+
+/** The tsx binary of this package, which runs fixtures from source. */
+export const TSX = join(resolve(import.meta.dirname, '../..'), 'node_modules/.bin/tsx')
+
+/**
+ * Runs a fixture script (from source) in its own process group, collects its stdout lines, and
+ * kills the whole group with SIGKILL once more than `lines` have come: tsx runs the script in a
+ * child process of its own, and both must die at once, mid-write.
+ */
+export async function runThenKill(
+  script: string,
+  args: string[],
+  lines: number,
+): Promise<string[]> {
+  const child = spawn(TSX, ['--conditions=@iii-streams/source', script, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
+  let stderr = ''
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk
+  })
+  const exited = new Promise<void>((done) => child.on('exit', () => done()))
+  const seen: string[] = []
+  await new Promise<void>((done, fail) => {
+    let buffered = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8')
+      const parts = buffered.split('\n')
+      buffered = parts.pop() ?? ''
+      seen.push(...parts)
+      if (seen.length > lines && child.pid !== undefined) {
+        process.kill(-child.pid, 'SIGKILL')
+        done()
+      }
+    })
+    child.on('exit', () => fail(new Error(`${script} stopped early: ${stderr}`)))
+  })
+  await exited
+  return seen
+}

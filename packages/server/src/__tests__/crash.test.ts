@@ -1,51 +1,17 @@
-import { spawn } from 'node:child_process'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { connectExtended, startServer } from './_harness.ts'
-
-const PACKAGE = resolve(import.meta.dirname, '../..')
-
-/** Runs the writer in its own process group (tsx forks), and kills the group with SIGKILL after `acks` lines. */
-async function writeThenKill(dir: string, acks: number): Promise<string[]> {
-  const child = spawn(
-    join(PACKAGE, 'node_modules/.bin/tsx'),
-    [
-      '--conditions=@iii-streams/source',
-      join(import.meta.dirname, 'fixtures/server-writer.ts'),
-      dir,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-  )
-  let stderr = ''
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk
-  })
-  const exited = new Promise<void>((done) => child.on('exit', () => done()))
-  const lines: string[] = []
-  await new Promise<void>((done, fail) => {
-    let buffered = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8')
-      const parts = buffered.split('\n')
-      buffered = parts.pop() ?? ''
-      lines.push(...parts)
-      if (lines.length > acks && child.pid !== undefined) {
-        process.kill(-child.pid, 'SIGKILL')
-        done()
-      }
-    })
-    child.on('exit', () => fail(new Error(`the writer stopped early: ${stderr}`)))
-  })
-  await exited
-  return lines
-}
+import { connectExtended, runThenKill, startServer } from './_harness.ts'
 
 describe('the file adapter under kill -9', () => {
   it('keeps every acknowledged write of a killed server, with its seq, and starts a new epoch', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'iii-crash-'))
-    const [epochLine, ...acks] = await writeThenKill(dir, 150)
+    const [epochLine, ...acks] = await runThenKill(
+      join(import.meta.dirname, 'fixtures/server-writer.ts'),
+      [dir],
+      150,
+    )
     const server = await startServer({ adapter: { type: 'file', dir } })
     expect(server.epoch).not.toBe(epochLine?.slice('epoch '.length))
     const client = await connectExtended(server)

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -14,9 +13,9 @@ import type {
   WritePlan,
 } from '../adapters/adapter.ts'
 import { createFileAdapter } from '../adapters/file.ts'
+import { runThenKill } from './_harness.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const TSX = path.resolve(here, '../../node_modules/.bin/tsx')
 const WRITER = path.join(here, 'fixtures/file-writer.ts')
 
 const dirs: string[] = []
@@ -339,32 +338,7 @@ describe('file adapter', () => {
 
   it('loses no acknowledged write when the process is killed mid-write', async () => {
     const dir = await tempDir()
-    // Its own process group: tsx runs the script in a child process, and both must die at once.
-    const child = spawn(TSX, ['--conditions=@iii-streams/source', WRITER, dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    })
-    let stderr = ''
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk
-    })
-    const lines: string[] = []
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
-    await new Promise<void>((resolve, reject) => {
-      let buffered = ''
-      child.stdout.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8')
-        const parts = buffered.split('\n')
-        buffered = parts.pop() ?? ''
-        lines.push(...parts)
-        if (lines.length > 200 && child.pid !== undefined) {
-          process.kill(-child.pid, 'SIGKILL')
-          resolve()
-        }
-      })
-      child.on('exit', () => reject(new Error(`writer exited early: ${stderr}`)))
-    })
-    await exited
+    const lines = await runThenKill(WRITER, [dir], 200)
 
     const [epochLine, ...acks] = lines
     expect(epochLine).toMatch(/^epoch /)
