@@ -15,8 +15,8 @@ const update = (server: Awaited<ReturnType<typeof startServer>>, item: string, o
     payload: { stream_name: 'chat', group_id: 'room-1', item_id: item, ops },
   })
 
-/** A memory adapter whose group reads wait for `open()`, to hold a join mid-read. */
-function gatedAdapter(): { adapter: StreamAdapter; open: () => void; reading: Promise<void> } {
+/** A memory adapter whose reads of group `gated` wait for `open()`; `reading` settles once `readers` wait. */
+function gatedAdapter(readers = 1): { adapter: StreamAdapter; open: () => void; reading: Promise<void> } {
   const inner = createMemoryAdapter()
   let open: () => void = () => {}
   let started: () => void = () => {}
@@ -31,7 +31,7 @@ function gatedAdapter(): { adapter: StreamAdapter; open: () => void; reading: Pr
     epoch: inner.epoch,
     async list(ref) {
       if (ref.group === 'gated') {
-        started()
+        if (--readers === 0) started()
         await gate
       }
       return inner.list(ref)
@@ -125,10 +125,12 @@ describe('ids, seq and epoch (§2, §3)', () => {
   })
 
   it('holds the changes that race a join until its sync is out (extended), unlike a plain socket', async () => {
-    const { adapter, open, reading } = gatedAdapter()
+    const { adapter, open, reading } = gatedAdapter(2)
     const server = await startServer({ adapter: { type: 'custom', adapter } })
     const extended = await connectExtended(server)
+    const plain = await connect(server)
     extended.join('s', 'chat', 'gated')
+    plain.join('s', 'chat', 'gated')
     await reading
     await set(server, 'chat', 'gated', 'x', 1)
     open()
@@ -136,6 +138,12 @@ describe('ids, seq and epoch (§2, §3)', () => {
     expect(frames.map((f) => [f.event.type, f.seq])).toEqual([
       ['sync', 1],
       ['create', 1],
+    ])
+    // The engine's order (§2.6): the change can come first, and the sync already holds it.
+    const plainFrames = [await plain.next(), await plain.next()]
+    expect(plainFrames.map((f) => [f.event.type, f.event.data])).toEqual([
+      ['create', 1],
+      ['sync', [1]],
     ])
   })
 })
