@@ -1,8 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type JsonValue, MISSING, type Missing, parseJsonNumber } from '@iii-streams/protocol'
 import { parse } from 'lossless-json'
+
+/** A JSON value, bigints included (this package stays free of the packages it tests). */
+// biome-ignore lint/suspicious/noExplicitAny: vectors hold any JSON.
+type JsonValue = any
+
+/** The `before` of a vector whose item does not exist. */
+export const MISSING_MARKER = '__MISSING__'
 
 /** One vector of `update-ops.json`. */
 export interface ConformanceCase {
@@ -31,15 +37,22 @@ export function conformanceFile(name: string): string {
   return file
 }
 
-/** The vectors, parsed losslessly: integers beyond ±(2^53 − 1) arrive as exact bigints. */
-export function loadUpdateOpCases(): ConformanceCase[] {
+/**
+ * The vectors, parsed losslessly with `parseNumber` (the protocol's `parseJsonNumber`): integers
+ * beyond ±(2^53 − 1) arrive as exact bigints.
+ */
+export function loadUpdateOpCases(parseNumber: (text: string) => unknown): ConformanceCase[] {
   const text = readFileSync(conformanceFile('update-ops.json'), 'utf8')
-  const file = parse(text, null, parseJsonNumber) as { cases: ConformanceCase[] }
+  const file = parse(text, null, parseNumber) as { cases: ConformanceCase[] }
   return file.cases
 }
 
-export function beforeValue(testCase: ConformanceCase): JsonValue | Missing {
-  return testCase.before === '__MISSING__' ? MISSING : testCase.before
+/** A vector's stored value, with `missing` standing for an item that does not exist. */
+export function beforeValue<TMissing>(
+  testCase: ConformanceCase,
+  missing: TMissing,
+): JsonValue | TMissing {
+  return testCase.before === MISSING_MARKER ? missing : testCase.before
 }
 
 /** Freezes a value all the way down, so that any mutation of it throws. */

@@ -11,13 +11,14 @@ import {
   InvalidUpdateOpsError,
   type JsonValue,
   MISSING,
+  parseJsonNumber,
   UPDATE_OP_DOC_URL,
   type UpdateOp,
   type UpdateOpError,
   validateUpdateOps,
 } from '../index.ts'
 
-const cases = loadUpdateOpCases()
+const cases = loadUpdateOpCases(parseJsonNumber)
 const ran = { plain: 0, draft: 0, bigint: new Set<string>() }
 
 function expectEngineResult(
@@ -47,7 +48,7 @@ describe('stream::update conformance (../shared/conformance/update-ops.json)', (
           expect(checked.error.code).toBe('deserialization_error')
           expect(checked.error.message).toMatch(/^ops\[\d+\]: /)
         }
-        const before = deepFreeze(beforeValue(testCase))
+        const before = deepFreeze(beforeValue(testCase, MISSING))
         expect(() => applyUpdateOps(before, testCase.ops as UpdateOp[])).toThrow(
           InvalidUpdateOpsError,
         )
@@ -59,7 +60,7 @@ describe('stream::update conformance (../shared/conformance/update-ops.json)', (
 
     it('on plain JSON, without mutating its input', () => {
       expect(validateUpdateOps(testCase.ops).ok).toBe(true)
-      const stored = beforeValue(testCase)
+      const stored = beforeValue(testCase, MISSING)
       const before = stored === MISSING ? MISSING : deepFreeze(structuredClone(stored))
       const result = applyUpdateOps(before, testCase.ops as UpdateOp[])
       expectEngineResult(testCase, result)
@@ -69,7 +70,7 @@ describe('stream::update conformance (../shared/conformance/update-ops.json)', (
     })
 
     it('inside an immer draft', () => {
-      const before = beforeValue(testCase)
+      const before = beforeValue(testCase, MISSING)
       const base = deepFreeze(before === MISSING ? { items: {} } : { items: { it: before } })
       let errors: readonly UpdateOpError[] = []
       const next = produce(base, (draft: { items: Record<string, JsonValue> }) => {

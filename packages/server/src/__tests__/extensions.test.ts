@@ -16,7 +16,11 @@ const update = (server: Awaited<ReturnType<typeof startServer>>, item: string, o
   })
 
 /** A memory adapter whose reads of group `gated` wait for `open()`; `reading` settles once `readers` wait. */
-function gatedAdapter(readers = 1): { adapter: StreamAdapter; open: () => void; reading: Promise<void> } {
+function gatedAdapter(readers = 1): {
+  adapter: StreamAdapter
+  open: () => void
+  reading: Promise<void>
+} {
   const inner = createMemoryAdapter()
   let open: () => void = () => {}
   let started: () => void = () => {}

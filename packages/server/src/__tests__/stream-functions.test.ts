@@ -1,4 +1,4 @@
-import { type JsonValue, MISSING } from '@iii-streams/protocol'
+import { type JsonValue, MISSING, parseJsonNumber } from '@iii-streams/protocol'
 import { beforeValue, loadUpdateOpCases } from '@iii-streams/test-utils'
 import { describe, expect, it } from 'vitest'
 import { isInvocationError } from '../index.ts'
@@ -187,14 +187,14 @@ describe('stream functions (STREAM-PROTOCOL.md §3)', () => {
 })
 
 describe('stream::update runs the engine op vectors', () => {
-  const cases = loadUpdateOpCases()
+  const cases = loadUpdateOpCases(parseJsonNumber)
 
   it('passes all 121 through the function, store and socket', async () => {
     const server = await startServer()
     let ran = 0
     for (const [index, testCase] of cases.entries()) {
       const target = { stream_name: 'conformance', group_id: 'g', item_id: `case-${index}` }
-      const before = beforeValue(testCase)
+      const before = beforeValue(testCase, MISSING)
       if (before !== MISSING) {
         await server.trigger({ function_id: 'stream::set', payload: { ...target, data: before } })
       }
