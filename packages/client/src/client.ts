@@ -1,0 +1,625 @@
+import {
+  EXTENSIONS_QUERY_PARAM,
+  type JsonValue,
+  MISSING,
+  parseServerFrame,
+  type ServerFrame,
+  type StreamFrame,
+  type UpdateOp,
+  validateUpdateOps,
+} from '@iii-streams/protocol'
+import { StreamsError } from './errors.ts'
+import { applyOps } from './group-cache.ts'
+import { freezeDeep, reconcile } from './reconcile.ts'
+import { createStore, type Readable } from './store.ts'
+import {
+  type GroupSnapshot,
+  type ItemSnapshot,
+  readableOf,
+  type StreamEventMessage,
+  Subscription,
+  type SubscriptionHost,
+} from './subscription.ts'
+import { type CreateTransport, createReconnectingTransport, type Transport, type WebSocketConstructor } from './transport.ts'
+
+/** The state of the client's one socket. */
+export interface ConnectionState {
+  readonly status: 'connecting' | 'open' | 'reconnecting' | 'closed'
+  /** True when the server speaks the iii-streams extensions (exact ordering, resume, liveness). */
+  readonly extensions: boolean
+  /** Reconnect attempts since the last stable connection. */
+  readonly attempt: number
+  readonly error: StreamsError | null
+}
+
+/**
+ * Options of `createStreamClient`.
+ *
+ * @example
+ * createStreamClient({ url: 'ws://127.0.0.1:3112', auth: async () => session.token })
+ */
+export interface StreamClientOptions {
+  /** The stream port, `ws://host:3112` (path `/`). */
+  readonly url: string
+  /** A WebSocket constructor; defaults to `globalThis.WebSocket` (pass `ws` in Node 20). */
+  readonly WebSocket?: WebSocketConstructor
+  /** Called on every (re)connect; the token is sent as `?token=…`. */
+  readonly auth?: () => Promise<string | null | undefined> | string | null | undefined
+  /** The id of a group item, used only when the server sends no ids and the item has no `id`. */
+  readonly getItemId?: (item: unknown) => string | number | null | undefined
+  /** Non-fatal problems: bad frames, server errors, failed commits. */
+  readonly onError?: (error: StreamsError) => void
+  /** How long a subscription stays joined after its last listener leaves. Default 1000 ms. */
+  readonly lingerMs?: number
+  /** How long a committed optimistic change waits for the server's change. Default 3000 ms. */
+  readonly commitGraceMs?: number
+  /** Replaces the socket (tests). */
+  readonly transport?: CreateTransport
+  /** Runs a batch of store notifications; default `setTimeout(flush, 0)`, so bursts coalesce. */
+  readonly schedule?: (flush: () => void) => void
+}
+
+/**
+ * An iii-streams client: one socket to an iii stream port, any number of subscriptions.
+ *
+ * @example
+ * const client = createStreamClient({ url: 'ws://127.0.0.1:3112' })
+ * const messages = client.group<Message>('chat', 'room-1')
+ * const stop = messages.subscribe(({ status, items }) => render(status, items))
+ */
+export interface StreamClient {
+  group<TItem = JsonValue>(stream: string, group: string): Readable<GroupSnapshot<TItem>>
+  item<TItem = JsonValue>(stream: string, group: string, id: string): Readable<ItemSnapshot<TItem>>
+  onEvent<TData = unknown>(
+    stream: string,
+    group: string,
+    handler: (event: StreamEventMessage<TData>) => void,
+  ): () => void
+  /**
+   * Applies `ops` to the cached item at once, then calls `commit` (the app's call to its backend,
+   * which performs the real `stream::update`). Resolves when the commit does; on rejection the
+   * change is rolled back and the promise rejects with a `commit_failed` StreamsError.
+   */
+  mutate(stream: string, group: string, itemId: string, ops: readonly UpdateOp[], commit: () => Promise<unknown>): Promise<void>
+  readonly connection: Readable<ConnectionState>
+  /** Bad server frames seen so far (each also went to `onError`). */
+  readonly badFrames: number
+  close(): void
+}
+
+interface Pending {
+  readonly ops: readonly UpdateOp[]
+  committed: boolean
+}
+
+const DEFAULT_HEARTBEAT_MS = 15_000
+
+const isDevelopment = typeof process !== 'undefined' && process.env?.NODE_ENV !== 'production'
+
+/**
+ * Creates a client and starts connecting.
+ *
+ * @example
+ * const client = createStreamClient({ url: 'ws://127.0.0.1:3112', WebSocket })
+ */
+export function createStreamClient(options: StreamClientOptions): StreamClient {
+  return new Client(options)
+}
+
+class Client implements StreamClient, SubscriptionHost {
+  readonly lingerMs: number
+  readonly freeze = isDevelopment ? freezeDeep : <T>(value: T) => value
+  readonly #options: StreamClientOptions
+  readonly #subscriptions = new Map<string, Subscription>()
+  readonly #bySubscriptionId = new Map<string, Subscription>()
+  readonly #pending = new Map<string, Pending[]>()
+  readonly #overlays = new Map<string, { base: JsonValue | undefined; value: JsonValue }>()
+  readonly #dirty = new Set<Subscription>()
+  readonly #connection = createStore<ConnectionState>({ status: 'connecting', extensions: false, attempt: 0, error: null })
+  readonly #transport: Transport
+  #badFrames = 0
+  #open = false
+  #extended = false
+  #firstFrame = true
+  #heartbeatMs = DEFAULT_HEARTBEAT_MS
+  #lastFrameAt = 0
+  #closed = false
+  /** Plain connections get one copy of a change per matching subscription: later copies are skipped. */
+  #lastText = ''
+  #copiesToSkip = 0
+  #flushScheduled = false
+  readonly #stopWatchdog: () => void
+  readonly #removeBrowserListeners: () => void
+
+  constructor(options: StreamClientOptions) {
+    this.#options = options
+    this.lingerMs = options.lingerMs ?? 1000
+    const create = options.transport ?? createReconnectingTransport
+    this.#transport = create(() => this.#url(), {
+      open: () => this.#onOpen(),
+      message: (text) => this.#onMessage(text),
+      close: (code, reason) => this.#onClose(code, reason),
+    }, options.WebSocket)
+    this.#stopWatchdog = this.#every(1000, () => this.#checkLiveness())
+    this.#removeBrowserListeners = this.#listenToBrowser()
+  }
+
+  get connection(): Readable<ConnectionState> {
+    return this.#connection
+  }
+
+  get badFrames(): number {
+    return this.#badFrames
+  }
+
+  group<TItem>(stream: string, group: string): Readable<GroupSnapshot<TItem>> {
+    const subscription = this.#subscription(stream, group, null)
+    return readableOf(subscription, () => this.#hold(subscription))
+  }
+
+  item<TItem>(stream: string, group: string, id: string): Readable<ItemSnapshot<TItem>> {
+    const own = this.#subscription(stream, group, id)
+    const groupSubscription = this.#subscriptions.get(keyOf(stream, group, null))
+    // A group already held serves item reads of its items without a second join.
+    if (groupSubscription?.joined) return this.#itemOfGroup<TItem>(groupSubscription, id)
+    return readableOf(own, () => this.#hold(own))
+  }
+
+  onEvent<TData>(stream: string, group: string, handler: (event: StreamEventMessage<TData>) => void): () => void {
+    const subscription = this.#subscription(stream, group, null)
+    const entry = handler as (event: StreamEventMessage) => void
+    subscription.events.add(entry)
+    subscription.retain()
+    let active = true
+    return () => {
+      if (!active) return
+      active = false
+      subscription.events.delete(entry)
+      subscription.release()
+    }
+  }
+
+  async mutate(
+    stream: string,
+    group: string,
+    itemId: string,
+    ops: readonly UpdateOp[],
+    commit: () => Promise<unknown>,
+  ): Promise<void> {
+    const checked = validateUpdateOps(ops)
+    if (!checked.ok) throw new StreamsError('commit_failed', `mutate was given ops the server would refuse: ${checked.error.message}`)
+    const key = keyOf(stream, group, itemId)
+    const entry: Pending = { ops: checked.ops, committed: false }
+    this.#pending.set(key, [...(this.#pending.get(key) ?? []), entry])
+    this.#touchItem(stream, group, itemId)
+    try {
+      await commit()
+    } catch (cause) {
+      this.#dropPending(key, entry)
+      this.#touchItem(stream, group, itemId)
+      const error = new StreamsError('commit_failed', `The change to ${stream}/${group}/${itemId} was rolled back: ${messageOf(cause)}`, { cause })
+      this.#options.onError?.(error)
+      throw error
+    }
+    entry.committed = true
+    // The server's change usually arrives before or just after the commit resolves; until then the
+    // optimistic value stays, so nothing flickers back.
+    this.later(this.#options.commitGraceMs ?? 3000, () => {
+      if (this.#dropPending(key, entry)) this.#touchItem(stream, group, itemId)
+    })
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#stopWatchdog()
+    this.#removeBrowserListeners()
+    this.#transport.close()
+    this.#connection.set({ ...this.#connection.get(), status: 'closed' })
+  }
+
+  // ----- SubscriptionHost -----
+
+  join(subscription: Subscription): void {
+    this.#bySubscriptionId.set(subscription.subscriptionId, subscription)
+    if (this.#open) this.#sendJoin(subscription)
+  }
+
+  leave(subscription: Subscription): void {
+    this.#bySubscriptionId.delete(subscription.subscriptionId)
+    if (this.#open) {
+      this.#transport.send(
+        JSON.stringify({
+          type: 'leave',
+          data: { subscriptionId: subscription.subscriptionId, streamName: subscription.stream, groupId: subscription.group, id: subscription.id },
+        }),
+      )
+    }
+    // Nothing stale is shown to the next user: a later join starts from its sync.
+    subscription.disconnected()
+    subscription.cache.replace([], [])
+    subscription.seq = null
+    subscription.status = 'loading'
+    subscription.error = null
+    this.schedule(subscription)
+  }
+
+  schedule(subscription: Subscription): void {
+    this.#dirty.add(subscription)
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    const flush = () => {
+      this.#flushScheduled = false
+      const dirty = [...this.#dirty]
+      this.#dirty.clear()
+      for (const each of dirty) each.publish()
+    }
+    ;(this.#options.schedule ?? ((run) => setTimeout(run, 0)))(flush)
+  }
+
+  later(ms: number, task: () => void): () => void {
+    const timer = setTimeout(task, ms)
+    return () => clearTimeout(timer)
+  }
+
+  overlay(subscription: Subscription, itemId: string, base: JsonValue | undefined): JsonValue | undefined {
+    const key = keyOf(subscription.stream, subscription.group, itemId)
+    const pending = this.#pending.get(key)
+    if (pending === undefined) return undefined
+    const cached = this.#overlays.get(key)
+    if (cached && cached.base === base) return cached.value
+    let value: JsonValue = base === undefined ? (MISSING as never) : base
+    for (const { ops } of pending) value = applyOps(value as JsonValue, ops)
+    this.#overlays.set(key, { base, value })
+    return value
+  }
+
+  // ----- connection -----
+
+  async #url(): Promise<string> {
+    const url = new URL(this.#options.url)
+    url.searchParams.set(EXTENSIONS_QUERY_PARAM, '1')
+    if (this.#options.auth) {
+      const token = await this.#options.auth()
+      if (token) url.searchParams.set('token', token)
+      else url.searchParams.delete('token')
+    }
+    return url.toString()
+  }
+
+  #onOpen(): void {
+    this.#open = true
+    this.#firstFrame = true
+    this.#extended = false
+    this.#lastFrameAt = Date.now()
+    this.#lastText = ''
+    this.#copiesToSkip = 0
+    this.#connection.set({ status: 'open', extensions: false, attempt: this.#transport.attempt, error: null })
+    for (const subscription of this.#bySubscriptionId.values()) this.#sendJoin(subscription)
+  }
+
+  #onClose(code: number, reason: string): void {
+    const wasOpen = this.#open
+    this.#open = false
+    for (const subscription of this.#bySubscriptionId.values()) subscription.disconnected()
+    if (this.#closed) return
+    const error = wasOpen
+      ? new StreamsError('connection', `The connection closed (${code}${reason ? `: ${reason}` : ''}); reconnecting.`)
+      : new StreamsError('connection', 'Could not connect; retrying.')
+    this.#connection.set({ status: 'reconnecting', extensions: this.#extended, attempt: this.#transport.attempt, error })
+  }
+
+  #sendJoin(subscription: Subscription): void {
+    const { subscriptionId, stream, group, id, seq, epoch } = subscription
+    // Sent whenever the subscription knows its place: a plain engine ignores the field.
+    const since = seq !== null && epoch !== null ? { epoch, seq } : undefined
+    subscription.synced = false
+    this.#transport.send(
+      JSON.stringify({ type: 'join', data: { subscriptionId, streamName: stream, groupId: group, ...(id === null ? {} : { id }), ...(since ? { since } : {}) } }),
+    )
+  }
+
+  #checkLiveness(): void {
+    if (!this.#open || !this.#extended) return
+    // Wall clock, not timer counts: background tabs throttle timers.
+    if (Date.now() - this.#lastFrameAt > 2 * this.#heartbeatMs + 1000) {
+      this.#connection.set({ ...this.#connection.get(), error: new StreamsError('connection', 'The server went quiet; reconnecting.') })
+      this.#transport.reconnect()
+    }
+  }
+
+  #listenToBrowser(): () => void {
+    const target = globalThis as unknown as {
+      addEventListener?: (type: string, listener: () => void) => void
+      removeEventListener?: (type: string, listener: () => void) => void
+      document?: { visibilityState?: string; addEventListener?: (type: string, listener: () => void) => void; removeEventListener?: (type: string, listener: () => void) => void }
+    }
+    if (typeof target.addEventListener !== 'function') return () => {}
+    const wake = () => {
+      if (this.#closed) return
+      if (!this.#open) this.#transport.reconnect()
+      else if (this.#extended) {
+        this.#transport.send('{"type":"ping"}')
+        this.#checkLiveness()
+      }
+    }
+    const onVisible = () => {
+      if (target.document?.visibilityState === 'visible') wake()
+    }
+    target.addEventListener('online', wake)
+    target.document?.addEventListener?.('visibilitychange', onVisible)
+    return () => {
+      target.removeEventListener?.('online', wake)
+      target.document?.removeEventListener?.('visibilitychange', onVisible)
+    }
+  }
+
+  #every(ms: number, task: () => void): () => void {
+    const timer = setInterval(task, ms)
+    ;(timer as { unref?: () => void }).unref?.()
+    return () => clearInterval(timer)
+  }
+
+  // ----- frames -----
+
+  #onMessage(text: string): void {
+    this.#lastFrameAt = Date.now()
+    if (this.#copiesToSkip > 0 && text === this.#lastText) {
+      this.#copiesToSkip--
+      return
+    }
+    this.#copiesToSkip = 0
+    const parsed = parseServerFrame(text)
+    if (!parsed.ok) {
+      this.#badFrame(`The server sent a frame this client cannot read: ${parsed.error.message}`)
+      return
+    }
+    const frame = parsed.frame
+    if (this.#firstFrame) {
+      this.#firstFrame = false
+      if (frame.type === 'hello') {
+        this.#extended = true
+        this.#heartbeatMs = frame.heartbeatMs
+        this.#connection.set({ ...this.#connection.get(), extensions: true })
+        return
+      }
+    }
+    this.#handle(frame, text)
+  }
+
+  #handle(frame: ServerFrame, text: string): void {
+    switch (frame.type) {
+      case 'hello':
+      case 'ping':
+      case 'pong':
+        return
+      case 'error': {
+        const subscription = frame.subscriptionId ? this.#bySubscriptionId.get(frame.subscriptionId) : undefined
+        const error = new StreamsError(frame.code === 'sync_failed' ? 'sync_failed' : 'server_error', frame.message)
+        if (subscription === undefined) return this.#options.onError?.(error)
+        subscription.fail(error)
+        // The server keeps the subscription after a failed read: ask again, later.
+        if (frame.code === 'sync_failed') this.later(1000, () => subscription.joined && this.#open && this.#sendJoin(subscription))
+        return
+      }
+      case 'stream':
+        return this.#handleStream(frame, text)
+    }
+  }
+
+  #handleStream(frame: StreamFrame, text: string): void {
+    const event = frame.event
+    if (event.type === 'sync' || event.type === 'unauthorized' || event.type === 'resumed') {
+      const subscription = this.#target(frame)
+      if (subscription === undefined) return
+      if (event.type === 'unauthorized') {
+        subscription.fail(new StreamsError('unauthorized', `Not allowed to subscribe to ${frame.streamName}/${frame.groupId}.`), 'unauthorized')
+      } else if (event.type === 'sync') this.#applySync(subscription, frame)
+      else this.#resumed(subscription, frame)
+      return
+    }
+    const targets = this.#matching(frame)
+    if (!this.#extended && targets.length > 1) {
+      this.#lastText = text
+      this.#copiesToSkip = targets.length - 1
+    }
+    if (event.type === 'event') {
+      const message = { type: event.event.type, data: event.event.data, id: frame.id }
+      for (const subscription of targets) for (const handler of [...subscription.events]) handler(message)
+      return
+    }
+    for (const subscription of targets) this.#applyChange(subscription, frame)
+  }
+
+  /** The subscription a sync, unauthorized or resumed answers. */
+  #target(frame: StreamFrame): Subscription | undefined {
+    if (frame.subscriptionId !== undefined) return this.#bySubscriptionId.get(frame.subscriptionId)
+    const subscription = this.#subscriptions.get(keyOf(frame.streamName, frame.groupId, frame.id))
+    return subscription?.joined ? subscription : undefined
+  }
+
+  /** The joined subscriptions a change or event goes to (group, and the item's own). */
+  #matching(frame: StreamFrame): Subscription[] {
+    const result: Subscription[] = []
+    const group = this.#subscriptions.get(keyOf(frame.streamName, frame.groupId, null))
+    if (group?.joined) result.push(group)
+    if (frame.id !== null) {
+      const item = this.#subscriptions.get(keyOf(frame.streamName, frame.groupId, frame.id))
+      if (item?.joined) result.push(item)
+    }
+    return result
+  }
+
+  #applySync(subscription: Subscription, frame: StreamFrame): void {
+    const event = frame.event as { data: JsonValue; ids?: readonly string[] }
+    if (subscription.isGroup) {
+      if (!Array.isArray(event.data)) return this.#badFrame('A group sync did not carry an array.')
+      const ids = event.ids ?? this.#idsOf(event.data)
+      if (ids === null) {
+        subscription.fail(new StreamsError('no_item_id', `The items of ${subscription.stream}/${subscription.group} carry no id: give them an "id" field or pass getItemId.`))
+        return
+      }
+      subscription.cache.replace(ids, event.data)
+    } else if (event.data === null) subscription.cache.delete(subscription.id as string)
+    else subscription.cache.set(subscription.id as string, event.data)
+    subscription.synced = true
+    subscription.seq = frame.seq ?? null
+    subscription.epoch = frame.epoch ?? null
+    this.#ready(subscription)
+  }
+
+  #resumed(subscription: Subscription, frame: StreamFrame): void {
+    subscription.synced = true
+    this.#ready(subscription)
+    if (frame.seq !== undefined && subscription.seq !== frame.seq) this.#resync(subscription)
+  }
+
+  /** Ready: applies what came before the sync, in arrival order, then publishes. */
+  #ready(subscription: Subscription): void {
+    subscription.status = 'ready'
+    subscription.error = null
+    const buffered = subscription.buffer
+    subscription.buffer = []
+    for (const frame of buffered) this.#applyChange(subscription, frame)
+    this.schedule(subscription)
+  }
+
+  #applyChange(subscription: Subscription, frame: StreamFrame): void {
+    if (!subscription.synced) {
+      subscription.buffer.push(frame)
+      return
+    }
+    const id = frame.id
+    if (id === null || (!subscription.isGroup && id !== subscription.id)) return
+    if (frame.seq !== undefined && this.#extended) {
+      const last = subscription.seq
+      if (last !== null && frame.seq <= last) return
+      if (last !== null && frame.seq > last + 1) return this.#resync(subscription)
+      subscription.seq = frame.seq
+    }
+    const event = frame.event
+    const before = this.overlay(subscription, id, subscription.cache.get(id))
+    if (event.type === 'create' || event.type === 'update') subscription.cache.set(id, event.data)
+    else if (event.type === 'delete') subscription.cache.delete(id)
+    else if (event.type === 'patch' && !subscription.cache.patch(id, event.ops)) return this.#resync(subscription)
+    this.#settle(subscription, id, before)
+    this.schedule(subscription)
+  }
+
+  /** A gap, or a patch without its base: join again (resuming when possible). */
+  #resync(subscription: Subscription): void {
+    subscription.synced = false
+    subscription.buffer = []
+    if (this.#open) this.#sendJoin(subscription)
+  }
+
+  /**
+   * After a server change to an item with optimistic changes pending: committed ones are done, and
+   * when the server's value now equals what was shown, the oldest pending change has landed. The
+   * rest stay, rebased on the new value.
+   */
+  #settle(subscription: Subscription, itemId: string, shownBefore: JsonValue | undefined): void {
+    const key = keyOf(subscription.stream, subscription.group, itemId)
+    const pending = this.#pending.get(key)
+    if (pending === undefined) return
+    const remaining = pending.filter((entry) => !entry.committed)
+    const base = subscription.cache.get(itemId)
+    if (remaining.length > 0 && shownBefore !== undefined && base !== undefined && reconcile(shownBefore, base) === shownBefore) {
+      remaining.shift()
+    }
+    if (remaining.length === 0) this.#pending.delete(key)
+    else this.#pending.set(key, remaining)
+    this.#overlays.delete(key)
+  }
+
+  #idsOf(items: readonly JsonValue[]): string[] | null {
+    const ids: string[] = []
+    for (const item of items) {
+      const own = typeof item === 'object' && item !== null && !Array.isArray(item) ? (item as { id?: unknown }).id : undefined
+      const id = typeof own === 'string' || typeof own === 'number' ? own : this.#options.getItemId?.(item)
+      if (id === undefined || id === null || id === '') return null
+      ids.push(String(id))
+    }
+    return ids
+  }
+
+  #badFrame(message: string): void {
+    this.#badFrames++
+    this.#options.onError?.(new StreamsError('bad_frame', message))
+  }
+
+  // ----- helpers -----
+
+  #subscription(stream: string, group: string, id: string | null): Subscription {
+    const key = keyOf(stream, group, id)
+    let subscription = this.#subscriptions.get(key)
+    if (subscription === undefined) {
+      subscription = new Subscription(stream, group, id, this)
+      this.#subscriptions.set(key, subscription)
+    }
+    return subscription
+  }
+
+  #hold(subscription: Subscription): () => void {
+    subscription.retain()
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      subscription.release()
+    }
+  }
+
+  #itemOfGroup<TItem>(group: Subscription, id: string): Readable<ItemSnapshot<TItem>> {
+    let last: ItemSnapshot<TItem> | undefined
+    const view = (snapshot: GroupSnapshot<TItem>): ItemSnapshot<TItem> => {
+      const data = (this.overlay(group, id, group.cache.get(id)) ?? group.cache.get(id) ?? null) as TItem | null
+      if (last && last.status === snapshot.status && last.error === snapshot.error && last.data === data) return last
+      last = Object.freeze({ status: snapshot.status, data, error: snapshot.error })
+      return last
+    }
+    return {
+      get: () => view(group.store.get() as GroupSnapshot<TItem>),
+      subscribe: (listener) => {
+        const release = this.#hold(group)
+        let previous: ItemSnapshot<TItem> | undefined
+        const stop = group.store.subscribe((snapshot) => {
+          const next = view(snapshot as GroupSnapshot<TItem>)
+          if (next === previous) return
+          previous = next
+          listener(next)
+        })
+        return () => {
+          stop()
+          release()
+        }
+      },
+    }
+  }
+
+  #touchItem(stream: string, group: string, itemId: string): void {
+    this.#overlays.delete(keyOf(stream, group, itemId))
+    for (const id of [null, itemId]) {
+      const subscription = this.#subscriptions.get(keyOf(stream, group, id))
+      if (subscription) this.schedule(subscription)
+    }
+  }
+
+  #dropPending(key: string, entry: Pending): boolean {
+    const pending = this.#pending.get(key)
+    if (pending === undefined || !pending.includes(entry)) return false
+    const remaining = pending.filter((each) => each !== entry)
+    if (remaining.length === 0) this.#pending.delete(key)
+    else this.#pending.set(key, remaining)
+    this.#overlays.delete(key)
+    return true
+  }
+}
+
+function keyOf(stream: string, group: string, id: string | null): string {
+  return id === null ? `${stream}\u0000${group}` : `${stream}\u0000${group}\u0000${id}`
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,0 +1,47 @@
+/**
+ * Anything observable in iii-streams: read the value, or listen to it. `subscribe` calls the
+ * listener at once with the current value (Svelte's store contract) and then on every change;
+ * it returns the function that stops listening.
+ *
+ * @example
+ * const stop = client.connection.subscribe((state) => console.log(state.status))
+ */
+export interface Readable<T> {
+  get(): T
+  subscribe(listener: (value: T) => void): () => void
+}
+
+/** A readable store that its owner can set, with hooks for the first and the last listener. */
+export interface WritableStore<T> extends Readable<T> {
+  set(value: T): void
+}
+
+/**
+ * Creates a store. `onStart` runs when the first listener arrives, `onStop` when the last leaves.
+ * Setting a value `===` to the current one notifies nobody.
+ */
+export function createStore<T>(
+  initial: T,
+  hooks: { onStart?: () => void; onStop?: () => void } = {},
+): WritableStore<T> {
+  let value = initial
+  const listeners = new Set<(value: T) => void>()
+  return {
+    get: () => value,
+    set(next) {
+      if (next === value) return
+      value = next
+      for (const listener of [...listeners]) listener(value)
+    },
+    subscribe(listener) {
+      const entry = (next: T) => listener(next)
+      listeners.add(entry)
+      if (listeners.size === 1) hooks.onStart?.()
+      listener(value)
+      return () => {
+        if (!listeners.delete(entry)) return
+        if (listeners.size === 0) hooks.onStop?.()
+      }
+    },
+  }
+}

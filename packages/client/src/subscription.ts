@@ -1,0 +1,202 @@
+import type { JsonValue, StreamFrame } from '@iii-streams/protocol'
+import { StreamsError } from './errors.ts'
+import { GroupCache } from './group-cache.ts'
+import { createStore, type Readable, type WritableStore } from './store.ts'
+
+/** Where a subscription is in its life. */
+export type SubscriptionStatus = 'loading' | 'ready' | 'unauthorized' | 'error'
+
+/**
+ * A group as the app sees it: immutable, structurally shared between snapshots.
+ *
+ * @example
+ * const { status, items, byId, error } = messages.get()
+ */
+export interface GroupSnapshot<TItem> {
+  readonly status: SubscriptionStatus
+  readonly items: readonly TItem[]
+  readonly byId: ReadonlyMap<string, TItem>
+  readonly error: StreamsError | null
+}
+
+/**
+ * One item as the app sees it (`data` is null while loading or when the item does not exist).
+ *
+ * @example
+ * const { status, data } = client.item<User>('presence', 'room-1', 'u1').get()
+ */
+export interface ItemSnapshot<TItem> {
+  readonly status: SubscriptionStatus
+  readonly data: TItem | null
+  readonly error: StreamsError | null
+}
+
+/** A custom event of `stream::send`. */
+export interface StreamEventMessage<TData = unknown> {
+  readonly type: string
+  readonly data: TData
+  /** The item id the event was sent to, or null. */
+  readonly id: string | null
+}
+
+/** What a subscription asks of its client. */
+export interface SubscriptionHost {
+  /** Sends the join for this subscription (with `since` when it can resume). */
+  join(subscription: Subscription): void
+  leave(subscription: Subscription): void
+  /** Publishes the subscription's snapshot soon (batched with others). */
+  schedule(subscription: Subscription): void
+  /** Runs `task` after `ms` (injectable timers); returns a cancel function. */
+  later(ms: number, task: () => void): () => void
+  /** The optimistic value of an item, or `undefined` when no mutation is pending on it. */
+  overlay(subscription: Subscription, itemId: string, base: JsonValue | undefined): JsonValue | undefined
+  readonly lingerMs: number
+  readonly freeze: <T>(value: T) => T
+}
+
+let nextSubscriptionId = 1
+
+/**
+ * One join on the socket (a group, or an item): its listeners (ref-counted, with a linger after
+ * the last), its cache, and what it knows of the server's timeline (`seq`, `epoch`).
+ */
+export class Subscription {
+  readonly subscriptionId = `s${nextSubscriptionId++}`
+  readonly cache = new GroupCache<JsonValue>()
+  status: SubscriptionStatus = 'loading'
+  error: StreamsError | null = null
+  /** True once a sync (or a resume) has given this subscription its state on this connection. */
+  synced = false
+  /** The last change applied, on an extended connection. */
+  seq: number | null = null
+  epoch: string | null = null
+  /** Changes that came before the sync, in arrival order. */
+  buffer: StreamFrame[] = []
+  readonly events = new Set<(event: StreamEventMessage) => void>()
+  readonly store: WritableStore<GroupSnapshot<JsonValue> | ItemSnapshot<JsonValue>>
+  #refs = 0
+  #cancelLinger: (() => void) | null = null
+  #joined = false
+
+  constructor(
+    readonly stream: string,
+    readonly group: string,
+    /** null for a group subscription. */
+    readonly id: string | null,
+    private readonly host: SubscriptionHost,
+  ) {
+    this.store = createStore(this.#snapshot())
+  }
+
+  get isGroup(): boolean {
+    return this.id === null
+  }
+
+  get joined(): boolean {
+    return this.#joined
+  }
+
+  /** One more user (a listener, an item view, an event handler): joins on the first. */
+  retain(): void {
+    this.#refs++
+    this.#cancelLinger?.()
+    this.#cancelLinger = null
+    if (!this.#joined) {
+      this.#joined = true
+      this.host.join(this)
+    }
+  }
+
+  /** One user fewer: after the last, leaves once the linger has passed with no new user. */
+  release(): void {
+    this.#refs--
+    if (this.#refs > 0 || !this.#joined) return
+    this.#cancelLinger = this.host.later(this.host.lingerMs, () => {
+      this.#cancelLinger = null
+      if (this.#refs > 0) return
+      this.#joined = false
+      this.host.leave(this)
+    })
+  }
+
+  /** The socket is gone: everything must come again from a join. */
+  disconnected(): void {
+    this.synced = false
+    this.buffer = []
+  }
+
+  fail(error: StreamsError, status: SubscriptionStatus = 'error'): void {
+    this.status = status
+    this.error = error
+    this.host.schedule(this)
+  }
+
+  /** Builds and publishes the snapshot (called by the host's batch). */
+  publish(): void {
+    this.store.set(this.#snapshot())
+  }
+
+  #snapshot(): GroupSnapshot<JsonValue> | ItemSnapshot<JsonValue> {
+    const { status, error } = this
+    if (this.id !== null) {
+      const base = this.cache.get(this.id)
+      const data = this.host.overlay(this, this.id, base) ?? base ?? null
+      const previous = this.store?.get() as ItemSnapshot<JsonValue> | undefined
+      if (previous && previous.status === status && previous.error === error && previous.data === data) {
+        return previous
+      }
+      return this.host.freeze({ status, data, error })
+    }
+    let items = this.cache.list()
+    let overlaid = false
+    const ids = [...this.cache.ids()]
+    const withOverlay = items.map((item, index) => {
+      const value = this.host.overlay(this, ids[index] as string, item)
+      if (value === undefined) return item
+      overlaid = true
+      return value
+    })
+    if (overlaid) items = withOverlay
+    const previous = this.store?.get() as GroupSnapshot<JsonValue> | undefined
+    if (previous && previous.status === status && previous.error === error && sameItems(previous.items, items)) {
+      return previous
+    }
+    let byId: Map<string, JsonValue> | undefined
+    const order = ids
+    const snapshot = {
+      status,
+      items: Object.freeze(items.slice()),
+      error,
+      // Built on first read only: most views use `items`.
+      get byId(): ReadonlyMap<string, JsonValue> {
+        byId ??= new Map(order.map((id, index) => [id, items[index] as JsonValue]))
+        return byId
+      },
+    }
+    return Object.freeze(snapshot)
+  }
+}
+
+function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** The readable face of a subscription, typed for the app. */
+export function readableOf<TSnapshot>(
+  subscription: Subscription,
+  hold: () => () => void,
+): Readable<TSnapshot> {
+  return {
+    get: () => subscription.store.get() as TSnapshot,
+    subscribe(listener) {
+      const release = hold()
+      const stop = subscription.store.subscribe(listener as (value: unknown) => void)
+      return () => {
+        stop()
+        release()
+      }
+    },
+  }
+}

@@ -1,0 +1,9 @@
+import { defineProject, mergeConfig } from 'vitest/config'
+import { sharedConfig } from '../../vitest.shared.ts'
+
+export default mergeConfig(
+  sharedConfig,
+  defineProject({
+    test: { name: 'client', environment: 'node', include: ['src/**/*.test.ts'] },
+  }),
+)
