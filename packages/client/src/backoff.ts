@@ -13,6 +13,9 @@ export const BACKOFF = {
  * come back at once.
  */
 export function backoffDelay(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(BACKOFF.maxMs, BACKOFF.baseMs * BACKOFF.factor ** Math.max(0, attempt - 1))
+  const ceiling = Math.min(
+    BACKOFF.maxMs,
+    BACKOFF.baseMs * BACKOFF.factor ** Math.max(0, attempt - 1),
+  )
   return Math.round(ceiling / 2 + (random() * ceiling) / 2)
 }

@@ -20,7 +20,12 @@ import {
   Subscription,
   type SubscriptionHost,
 } from './subscription.ts'
-import { type CreateTransport, createReconnectingTransport, type Transport, type WebSocketConstructor } from './transport.ts'
+import {
+  type CreateTransport,
+  createReconnectingTransport,
+  type Transport,
+  type WebSocketConstructor,
+} from './transport.ts'
 
 /** The state of the client's one socket. */
 export interface ConnectionState {
@@ -80,7 +85,13 @@ export interface StreamClient {
    * which performs the real `stream::update`). Resolves when the commit does; on rejection the
    * change is rolled back and the promise rejects with a `commit_failed` StreamsError.
    */
-  mutate(stream: string, group: string, itemId: string, ops: readonly UpdateOp[], commit: () => Promise<unknown>): Promise<void>
+  mutate(
+    stream: string,
+    group: string,
+    itemId: string,
+    ops: readonly UpdateOp[],
+    commit: () => Promise<unknown>,
+  ): Promise<void>
   readonly connection: Readable<ConnectionState>
   /** Bad server frames seen so far (each also went to `onError`). */
   readonly badFrames: number
@@ -115,7 +126,12 @@ class Client implements StreamClient, SubscriptionHost {
   readonly #pending = new Map<string, Pending[]>()
   readonly #overlays = new Map<string, { base: JsonValue | undefined; value: JsonValue }>()
   readonly #dirty = new Set<Subscription>()
-  readonly #connection = createStore<ConnectionState>({ status: 'connecting', extensions: false, attempt: 0, error: null })
+  readonly #connection = createStore<ConnectionState>({
+    status: 'connecting',
+    extensions: false,
+    attempt: 0,
+    error: null,
+  })
   readonly #transport: Transport
   #badFrames = 0
   #open = false
@@ -135,11 +151,15 @@ class Client implements StreamClient, SubscriptionHost {
     this.#options = options
     this.lingerMs = options.lingerMs ?? 1000
     const create = options.transport ?? createReconnectingTransport
-    this.#transport = create(() => this.#url(), {
-      open: () => this.#onOpen(),
-      message: (text) => this.#onMessage(text),
-      close: (code, reason) => this.#onClose(code, reason),
-    }, options.WebSocket)
+    this.#transport = create(
+      () => this.#url(),
+      {
+        open: () => this.#onOpen(),
+        message: (text) => this.#onMessage(text),
+        close: (code, reason) => this.#onClose(code, reason),
+      },
+      options.WebSocket,
+    )
     this.#stopWatchdog = this.#every(1000, () => this.#checkLiveness())
     this.#removeBrowserListeners = this.#listenToBrowser()
   }
@@ -165,7 +185,11 @@ class Client implements StreamClient, SubscriptionHost {
     return readableOf(own, () => this.#hold(own))
   }
 
-  onEvent<TData>(stream: string, group: string, handler: (event: StreamEventMessage<TData>) => void): () => void {
+  onEvent<TData>(
+    stream: string,
+    group: string,
+    handler: (event: StreamEventMessage<TData>) => void,
+  ): () => void {
     const subscription = this.#subscription(stream, group, null)
     const entry = handler as (event: StreamEventMessage) => void
     subscription.events.add(entry)
@@ -187,7 +211,11 @@ class Client implements StreamClient, SubscriptionHost {
     commit: () => Promise<unknown>,
   ): Promise<void> {
     const checked = validateUpdateOps(ops)
-    if (!checked.ok) throw new StreamsError('commit_failed', `mutate was given ops the server would refuse: ${checked.error.message}`)
+    if (!checked.ok)
+      throw new StreamsError(
+        'commit_failed',
+        `mutate was given ops the server would refuse: ${checked.error.message}`,
+      )
     const key = keyOf(stream, group, itemId)
     const entry: Pending = { ops: checked.ops, committed: false }
     this.#pending.set(key, [...(this.#pending.get(key) ?? []), entry])
@@ -197,7 +225,11 @@ class Client implements StreamClient, SubscriptionHost {
     } catch (cause) {
       this.#dropPending(key, entry)
       this.#touchItem(stream, group, itemId)
-      const error = new StreamsError('commit_failed', `The change to ${stream}/${group}/${itemId} was rolled back: ${messageOf(cause)}`, { cause })
+      const error = new StreamsError(
+        'commit_failed',
+        `The change to ${stream}/${group}/${itemId} was rolled back: ${messageOf(cause)}`,
+        { cause },
+      )
       this.#options.onError?.(error)
       throw error
     }
@@ -231,7 +263,12 @@ class Client implements StreamClient, SubscriptionHost {
       this.#transport.send(
         JSON.stringify({
           type: 'leave',
-          data: { subscriptionId: subscription.subscriptionId, streamName: subscription.stream, groupId: subscription.group, id: subscription.id },
+          data: {
+            subscriptionId: subscription.subscriptionId,
+            streamName: subscription.stream,
+            groupId: subscription.group,
+            id: subscription.id,
+          },
         }),
       )
     }
@@ -262,7 +299,11 @@ class Client implements StreamClient, SubscriptionHost {
     return () => clearTimeout(timer)
   }
 
-  overlay(subscription: Subscription, itemId: string, base: JsonValue | undefined): JsonValue | undefined {
+  overlay(
+    subscription: Subscription,
+    itemId: string,
+    base: JsonValue | undefined,
+  ): JsonValue | undefined {
     const key = keyOf(subscription.stream, subscription.group, itemId)
     const pending = this.#pending.get(key)
     if (pending === undefined) return undefined
@@ -294,7 +335,12 @@ class Client implements StreamClient, SubscriptionHost {
     this.#lastFrameAt = Date.now()
     this.#lastText = ''
     this.#copiesToSkip = 0
-    this.#connection.set({ status: 'open', extensions: false, attempt: this.#transport.attempt, error: null })
+    this.#connection.set({
+      status: 'open',
+      extensions: false,
+      attempt: this.#transport.attempt,
+      error: null,
+    })
     for (const subscription of this.#bySubscriptionId.values()) this.#sendJoin(subscription)
   }
 
@@ -304,9 +350,17 @@ class Client implements StreamClient, SubscriptionHost {
     for (const subscription of this.#bySubscriptionId.values()) subscription.disconnected()
     if (this.#closed) return
     const error = wasOpen
-      ? new StreamsError('connection', `The connection closed (${code}${reason ? `: ${reason}` : ''}); reconnecting.`)
+      ? new StreamsError(
+          'connection',
+          `The connection closed (${code}${reason ? `: ${reason}` : ''}); reconnecting.`,
+        )
       : new StreamsError('connection', 'Could not connect; retrying.')
-    this.#connection.set({ status: 'reconnecting', extensions: this.#extended, attempt: this.#transport.attempt, error })
+    this.#connection.set({
+      status: 'reconnecting',
+      extensions: this.#extended,
+      attempt: this.#transport.attempt,
+      error,
+    })
   }
 
   #sendJoin(subscription: Subscription): void {
@@ -315,7 +369,16 @@ class Client implements StreamClient, SubscriptionHost {
     const since = seq !== null && epoch !== null ? { epoch, seq } : undefined
     subscription.synced = false
     this.#transport.send(
-      JSON.stringify({ type: 'join', data: { subscriptionId, streamName: stream, groupId: group, ...(id === null ? {} : { id }), ...(since ? { since } : {}) } }),
+      JSON.stringify({
+        type: 'join',
+        data: {
+          subscriptionId,
+          streamName: stream,
+          groupId: group,
+          ...(id === null ? {} : { id }),
+          ...(since ? { since } : {}),
+        },
+      }),
     )
   }
 
@@ -323,7 +386,10 @@ class Client implements StreamClient, SubscriptionHost {
     if (!this.#open || !this.#extended) return
     // Wall clock, not timer counts: background tabs throttle timers.
     if (Date.now() - this.#lastFrameAt > 2 * this.#heartbeatMs + 1000) {
-      this.#connection.set({ ...this.#connection.get(), error: new StreamsError('connection', 'The server went quiet; reconnecting.') })
+      this.#connection.set({
+        ...this.#connection.get(),
+        error: new StreamsError('connection', 'The server went quiet; reconnecting.'),
+      })
       this.#transport.reconnect()
     }
   }
@@ -332,7 +398,11 @@ class Client implements StreamClient, SubscriptionHost {
     const target = globalThis as unknown as {
       addEventListener?: (type: string, listener: () => void) => void
       removeEventListener?: (type: string, listener: () => void) => void
-      document?: { visibilityState?: string; addEventListener?: (type: string, listener: () => void) => void; removeEventListener?: (type: string, listener: () => void) => void }
+      document?: {
+        visibilityState?: string
+        addEventListener?: (type: string, listener: () => void) => void
+        removeEventListener?: (type: string, listener: () => void) => void
+      }
     }
     if (typeof target.addEventListener !== 'function') return () => {}
     const wake = () => {
@@ -394,12 +464,18 @@ class Client implements StreamClient, SubscriptionHost {
       case 'pong':
         return
       case 'error': {
-        const subscription = frame.subscriptionId ? this.#bySubscriptionId.get(frame.subscriptionId) : undefined
-        const error = new StreamsError(frame.code === 'sync_failed' ? 'sync_failed' : 'server_error', frame.message)
+        const subscription = frame.subscriptionId
+          ? this.#bySubscriptionId.get(frame.subscriptionId)
+          : undefined
+        const error = new StreamsError(
+          frame.code === 'sync_failed' ? 'sync_failed' : 'server_error',
+          frame.message,
+        )
         if (subscription === undefined) return this.#options.onError?.(error)
         subscription.fail(error)
         // The server keeps the subscription after a failed read: ask again, later.
-        if (frame.code === 'sync_failed') this.later(1000, () => subscription.joined && this.#open && this.#sendJoin(subscription))
+        if (frame.code === 'sync_failed')
+          this.later(1000, () => subscription.joined && this.#open && this.#sendJoin(subscription))
         return
       }
       case 'stream':
@@ -413,7 +489,13 @@ class Client implements StreamClient, SubscriptionHost {
       const subscription = this.#target(frame)
       if (subscription === undefined) return
       if (event.type === 'unauthorized') {
-        subscription.fail(new StreamsError('unauthorized', `Not allowed to subscribe to ${frame.streamName}/${frame.groupId}.`), 'unauthorized')
+        subscription.fail(
+          new StreamsError(
+            'unauthorized',
+            `Not allowed to subscribe to ${frame.streamName}/${frame.groupId}.`,
+          ),
+          'unauthorized',
+        )
       } else if (event.type === 'sync') this.#applySync(subscription, frame)
       else this.#resumed(subscription, frame)
       return
@@ -425,7 +507,8 @@ class Client implements StreamClient, SubscriptionHost {
     }
     if (event.type === 'event') {
       const message = { type: event.event.type, data: event.event.data, id: frame.id }
-      for (const subscription of targets) for (const handler of [...subscription.events]) handler(message)
+      for (const subscription of targets)
+        for (const handler of [...subscription.events]) handler(message)
       return
     }
     for (const subscription of targets) this.#applyChange(subscription, frame)
@@ -456,7 +539,12 @@ class Client implements StreamClient, SubscriptionHost {
       if (!Array.isArray(event.data)) return this.#badFrame('A group sync did not carry an array.')
       const ids = event.ids ?? this.#idsOf(event.data)
       if (ids === null) {
-        subscription.fail(new StreamsError('no_item_id', `The items of ${subscription.stream}/${subscription.group} carry no id: give them an "id" field or pass getItemId.`))
+        subscription.fail(
+          new StreamsError(
+            'no_item_id',
+            `The items of ${subscription.stream}/${subscription.group} carry no id: give them an "id" field or pass getItemId.`,
+          ),
+        )
         return
       }
       subscription.cache.replace(ids, event.data)
@@ -501,7 +589,8 @@ class Client implements StreamClient, SubscriptionHost {
     const before = this.overlay(subscription, id, subscription.cache.get(id))
     if (event.type === 'create' || event.type === 'update') subscription.cache.set(id, event.data)
     else if (event.type === 'delete') subscription.cache.delete(id)
-    else if (event.type === 'patch' && !subscription.cache.patch(id, event.ops)) return this.#resync(subscription)
+    else if (event.type === 'patch' && !subscription.cache.patch(id, event.ops))
+      return this.#resync(subscription)
     this.#settle(subscription, id, before)
     this.schedule(subscription)
   }
@@ -524,7 +613,12 @@ class Client implements StreamClient, SubscriptionHost {
     if (pending === undefined) return
     const remaining = pending.filter((entry) => !entry.committed)
     const base = subscription.cache.get(itemId)
-    if (remaining.length > 0 && shownBefore !== undefined && base !== undefined && reconcile(shownBefore, base) === shownBefore) {
+    if (
+      remaining.length > 0 &&
+      shownBefore !== undefined &&
+      base !== undefined &&
+      reconcile(shownBefore, base) === shownBefore
+    ) {
       remaining.shift()
     }
     if (remaining.length === 0) this.#pending.delete(key)
@@ -535,8 +629,12 @@ class Client implements StreamClient, SubscriptionHost {
   #idsOf(items: readonly JsonValue[]): string[] | null {
     const ids: string[] = []
     for (const item of items) {
-      const own = typeof item === 'object' && item !== null && !Array.isArray(item) ? (item as { id?: unknown }).id : undefined
-      const id = typeof own === 'string' || typeof own === 'number' ? own : this.#options.getItemId?.(item)
+      const own =
+        typeof item === 'object' && item !== null && !Array.isArray(item)
+          ? (item as { id?: unknown }).id
+          : undefined
+      const id =
+        typeof own === 'string' || typeof own === 'number' ? own : this.#options.getItemId?.(item)
       if (id === undefined || id === null || id === '') return null
       ids.push(String(id))
     }
@@ -573,8 +671,16 @@ class Client implements StreamClient, SubscriptionHost {
   #itemOfGroup<TItem>(group: Subscription, id: string): Readable<ItemSnapshot<TItem>> {
     let last: ItemSnapshot<TItem> | undefined
     const view = (snapshot: GroupSnapshot<TItem>): ItemSnapshot<TItem> => {
-      const data = (this.overlay(group, id, group.cache.get(id)) ?? group.cache.get(id) ?? null) as TItem | null
-      if (last && last.status === snapshot.status && last.error === snapshot.error && last.data === data) return last
+      const data = (this.overlay(group, id, group.cache.get(id)) ??
+        group.cache.get(id) ??
+        null) as TItem | null
+      if (
+        last &&
+        last.status === snapshot.status &&
+        last.error === snapshot.error &&
+        last.data === data
+      )
+        return last
       last = Object.freeze({ status: snapshot.status, data, error: snapshot.error })
       return last
     }

@@ -46,5 +46,9 @@ export class StreamsError extends Error {
  * try { await client.mutate(...) } catch (error) { if (isStreamsError(error)) toast(error.message) }
  */
 export function isStreamsError(value: unknown): value is StreamsError {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[STREAMS_ERROR] === true
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[STREAMS_ERROR] === true
+  )
 }

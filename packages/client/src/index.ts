@@ -12,4 +12,9 @@ export type {
   StreamEventMessage,
   SubscriptionStatus,
 } from './subscription.ts'
-export type { CreateTransport, Transport, TransportEvents, WebSocketConstructor } from './transport.ts'
+export type {
+  CreateTransport,
+  Transport,
+  TransportEvents,
+  WebSocketConstructor,
+} from './transport.ts'

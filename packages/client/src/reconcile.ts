@@ -7,7 +7,12 @@ import { freeze } from 'immer'
  */
 export function reconcile<T>(previous: T, next: T): T {
   if (Object.is(previous, next)) return previous
-  if (typeof previous !== 'object' || previous === null || typeof next !== 'object' || next === null) {
+  if (
+    typeof previous !== 'object' ||
+    previous === null ||
+    typeof next !== 'object' ||
+    next === null
+  ) {
     return next
   }
   if (Array.isArray(previous) !== Array.isArray(next)) return next
@@ -30,7 +35,12 @@ export function reconcile<T>(previous: T, next: T): T {
     const kept = Object.hasOwn(before, key) ? reconcile(before[key], after[key]) : after[key]
     if (kept !== before[key] || !Object.hasOwn(before, key)) same = false
     // defineProperty keeps a `__proto__` key as data.
-    Object.defineProperty(merged, key, { value: kept, enumerable: true, writable: true, configurable: true })
+    Object.defineProperty(merged, key, {
+      value: kept,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
   }
   return (same ? previous : merged) as T
 }

@@ -1,5 +1,5 @@
 import type { JsonValue, StreamFrame } from '@iii-streams/protocol'
-import { StreamsError } from './errors.ts'
+import type { StreamsError } from './errors.ts'
 import { GroupCache } from './group-cache.ts'
 import { createStore, type Readable, type WritableStore } from './store.ts'
 
@@ -49,7 +49,11 @@ export interface SubscriptionHost {
   /** Runs `task` after `ms` (injectable timers); returns a cancel function. */
   later(ms: number, task: () => void): () => void
   /** The optimistic value of an item, or `undefined` when no mutation is pending on it. */
-  overlay(subscription: Subscription, itemId: string, base: JsonValue | undefined): JsonValue | undefined
+  overlay(
+    subscription: Subscription,
+    itemId: string,
+    base: JsonValue | undefined,
+  ): JsonValue | undefined
   readonly lingerMs: number
   readonly freeze: <T>(value: T) => T
 }
@@ -142,7 +146,12 @@ export class Subscription {
       const base = this.cache.get(this.id)
       const data = this.host.overlay(this, this.id, base) ?? base ?? null
       const previous = this.store?.get() as ItemSnapshot<JsonValue> | undefined
-      if (previous && previous.status === status && previous.error === error && previous.data === data) {
+      if (
+        previous &&
+        previous.status === status &&
+        previous.error === error &&
+        previous.data === data
+      ) {
         return previous
       }
       return this.host.freeze({ status, data, error })
@@ -158,7 +167,12 @@ export class Subscription {
     })
     if (overlaid) items = withOverlay
     const previous = this.store?.get() as GroupSnapshot<JsonValue> | undefined
-    if (previous && previous.status === status && previous.error === error && sameItems(previous.items, items)) {
+    if (
+      previous &&
+      previous.status === status &&
+      previous.error === error &&
+      sameItems(previous.items, items)
+    ) {
       return previous
     }
     let byId: Map<string, JsonValue> | undefined

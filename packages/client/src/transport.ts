@@ -35,6 +35,8 @@ export type CreateTransport = (
  * attempt: its own delay is fixed once per page load, so it is fed ours through a getter.
  */
 export const createReconnectingTransport: CreateTransport = (url, events, WebSocketImpl) => {
+  // Read by the constructor itself (first attempt, no delay) before `socket` is assigned.
+  let attempt = () => 0
   const options = {
     ...(WebSocketImpl ? { WebSocket: WebSocketImpl } : {}),
     maxEnqueuedMessages: 0,
@@ -43,10 +45,11 @@ export const createReconnectingTransport: CreateTransport = (url, events, WebSoc
     maxReconnectionDelay: BACKOFF.maxMs,
     reconnectionDelayGrowFactor: 1,
     get minReconnectionDelay() {
-      return backoffDelay(socket.retryCount)
+      return backoffDelay(attempt())
     },
   }
   const socket: ReconnectingWebSocket = new ReconnectingWebSocket(url, undefined, options)
+  attempt = () => socket.retryCount
   socket.onopen = () => events.open()
   socket.onmessage = (event) => {
     if (typeof event.data === 'string') events.message(event.data)

@@ -1,0 +1,157 @@
+import { createServer, type Server, Socket } from 'node:net'
+import {
+  createStreamServer,
+  type StreamServer,
+  type StreamServerOptions,
+  silentLogger,
+} from '@iii-streams/server'
+import { afterEach } from 'vitest'
+import WebSocket from 'ws'
+import {
+  createStreamClient,
+  type Readable,
+  type StreamClient,
+  type StreamClientOptions,
+} from '../index.ts'
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+/** A stream server on a free loopback port, closed after the test. */
+export async function startServer(options: StreamServerOptions = {}): Promise<StreamServer> {
+  const server = await createStreamServer({ port: 0, logger: silentLogger, ...options })
+  cleanups.push(() => server.close())
+  return server
+}
+
+/** A client of `url` using the `ws` WebSocket, closed after the test. */
+export function startClient(url: string, options: Partial<StreamClientOptions> = {}): StreamClient {
+  const client = createStreamClient({
+    url,
+    WebSocket: WebSocket as never,
+    lingerMs: 50,
+    ...options,
+  })
+  cleanups.push(() => client.close())
+  return client
+}
+
+/**
+ * A TCP relay between clients and a server on loopback, whose `cut()` severs every connection at
+ * once: a network fault injected on purpose, not a sleep.
+ */
+export async function startRelay(
+  targetPort: number,
+): Promise<{ port: number; cut(): void; connections(): number }> {
+  const sockets = new Set<Socket>()
+  const relay: Server = createServer((inbound) => {
+    const outbound = new Socket()
+    outbound.connect(targetPort, '127.0.0.1')
+    for (const socket of [inbound, outbound]) {
+      sockets.add(socket)
+      socket.on('error', () => {})
+      socket.on('close', () => {
+        sockets.delete(socket)
+        inbound.destroy()
+        outbound.destroy()
+      })
+    }
+    inbound.pipe(outbound)
+    outbound.pipe(inbound)
+  })
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        relay.close(() => resolve())
+      }),
+  )
+  const address = relay.address() as { port: number }
+  return {
+    port: address.port,
+    cut() {
+      for (const socket of sockets) socket.destroy()
+    },
+    connections: () => sockets.size / 2,
+  }
+}
+
+/** Resolves with the store's first value that passes `accept`, or fails after `timeoutMs`. */
+export function until<T>(
+  store: Readable<T>,
+  accept: (value: T) => boolean,
+  timeoutMs = 5000,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let stop: (() => void) | undefined
+    let done = false
+    const timer = setTimeout(() => {
+      done = true
+      stop?.()
+      reject(new Error(`timed out; last value: ${JSON.stringify(store.get())}`))
+    }, timeoutMs)
+    stop = store.subscribe((value) => {
+      if (done || !accept(value)) return
+      done = true
+      clearTimeout(timer)
+      queueMicrotask(() => stop?.())
+      resolve(value)
+    })
+    if (done) stop()
+  })
+}
+
+/** Keeps a store subscribed (joined) until the test ends; returns every value it saw. */
+export function hold<T>(store: Readable<T>): T[] {
+  const seen: T[] = []
+  const stop = store.subscribe((value) => seen.push(value))
+  cleanups.push(stop)
+  return seen
+}
+
+export const set = (
+  server: StreamServer,
+  stream: string,
+  group: string,
+  item: string,
+  data: unknown,
+) =>
+  server.trigger({
+    function_id: 'stream::set',
+    payload: { stream_name: stream, group_id: group, item_id: item, data },
+  })
+
+export const update = (
+  server: StreamServer,
+  stream: string,
+  group: string,
+  item: string,
+  ops: unknown[],
+) =>
+  server.trigger({
+    function_id: 'stream::update',
+    payload: { stream_name: stream, group_id: group, item_id: item, ops },
+  })
+
+export const remove = (server: StreamServer, stream: string, group: string, item: string) =>
+  server.trigger({
+    function_id: 'stream::delete',
+    payload: { stream_name: stream, group_id: group, item_id: item },
+  })
+
+/** Counts the joins and leaves the server sees, through its triggers. */
+export function countJoins(server: StreamServer): { joins: string[]; leaves: string[] } {
+  const counts = { joins: [] as string[], leaves: [] as string[] }
+  server.registerFunction('test::onJoin', async (p: { group_id: string; id: string | null }) => {
+    counts.joins.push(p.id === null ? p.group_id : `${p.group_id}/${p.id}`)
+  })
+  server.registerFunction('test::onLeave', async (p: { group_id: string; id: string | null }) => {
+    counts.leaves.push(p.id === null ? p.group_id : `${p.group_id}/${p.id}`)
+  })
+  server.registerTrigger({ type: 'stream:join', function_id: 'test::onJoin', config: {} })
+  server.registerTrigger({ type: 'stream:leave', function_id: 'test::onLeave', config: {} })
+  return counts
+}

@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest'
+import { isStreamsError } from '../index.ts'
+import {
+  countJoins,
+  hold,
+  remove,
+  set,
+  startClient,
+  startServer,
+  until,
+  update,
+} from './_harness.ts'
+
+interface Message {
+  id: string
+  text: string
+  n?: number
+}
+
+describe.each([
+  { mode: 'extended', extensions: true },
+  { mode: 'plain engine', extensions: false },
+])('against a $mode server', ({ extensions }) => {
+  it('syncs a group, then follows creates, updates, patches and deletes', async () => {
+    const server = await startServer({ extensions })
+    await set(server, 'chat', 'room-1', 'm1', { id: 'm1', text: 'hi' })
+    const client = startClient(server.url)
+    const messages = client.group<Message>('chat', 'room-1')
+    hold(messages)
+    const first = await until(messages, (s) => s.status === 'ready')
+    expect(first.items).toEqual([{ id: 'm1', text: 'hi' }])
+    expect(client.connection.get()).toMatchObject({ status: 'open', extensions })
+    await set(server, 'chat', 'room-1', 'm2', { id: 'm2', text: 'yo' })
+    await update(server, 'chat', 'room-1', 'm1', [{ type: 'increment', path: 'n', by: 2 }])
+    await remove(server, 'chat', 'room-1', 'm2')
+    const last = await until(messages, (s) => s.items.length === 1 && s.items[0]?.n === 2)
+    expect(last.items).toEqual([{ id: 'm1', text: 'hi', n: 2 }])
+    expect(last.byId.get('m1')).toBe(last.items[0])
+  })
+
+  it('reads an item on its own, null while missing', async () => {
+    const server = await startServer({ extensions })
+    const client = startClient(server.url)
+    const user = client.item<{ name: string }>('presence', 'room-1', 'u1')
+    hold(user)
+    expect((await until(user, (s) => s.status === 'ready')).data).toBeNull()
+    await set(server, 'presence', 'room-1', 'u1', { name: 'Ada' })
+    expect((await until(user, (s) => s.data !== null)).data).toEqual({ name: 'Ada' })
+  })
+
+  it('shares one join among readers and leaves after the linger', async () => {
+    const server = await startServer({ extensions })
+    const counts = countJoins(server)
+    const client = startClient(server.url, { lingerMs: 100 })
+    const a = client.group('chat', 'room-1')
+    const b = client.group('chat', 'room-1')
+    const stopA = a.subscribe(() => {})
+    const stopB = b.subscribe(() => {})
+    await until(a, (s) => s.status === 'ready')
+    // A group held serves item reads without a second join.
+    const item = client.item('chat', 'room-1', 'x')
+    const stopItem = item.subscribe(() => {})
+    stopA()
+    stopB()
+    stopItem()
+    // A quick remount within the linger causes no churn.
+    const again = a.subscribe(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(counts).toEqual({ joins: ['room-1'], leaves: [] })
+    again()
+    await expect.poll(() => counts.leaves).toEqual(['room-1'])
+  })
+
+  it('keeps every other item === when one changes, and coalesces bursts', async () => {
+    const server = await startServer({ extensions })
+    for (let i = 0; i < 50; i++)
+      await set(server, 'g', 'big', `m${i}`, { id: `m${i}`, text: 'x', nested: { i } })
+    const client = startClient(server.url)
+    const store = client.group<Message & { nested: { i: number } }>('g', 'big')
+    const seen = hold(store)
+    const before = await until(store, (s) => s.status === 'ready')
+    await update(server, 'g', 'big', 'm7', [{ type: 'set', path: 'text', value: 'changed' }])
+    const after = await until(store, (s) => s.items[7]?.text === 'changed')
+    expect(after.items.filter((item, i) => item !== before.items[i])).toHaveLength(1)
+    expect(after.items[7]?.nested).toBe(before.items[7]?.nested)
+    const notifications = seen.length
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        set(server, 'g', 'big', `m${i % 50}`, { id: `m${i % 50}`, text: `t${i}`, nested: { i } }),
+      ),
+    )
+    const settled = await until(store, (s) => s.items[49]?.text === 't199')
+    expect(settled.items[0]?.text).toBe('t150')
+    // 200 changes arrived in a burst: far fewer snapshots than frames.
+    expect(seen.length - notifications).toBeLessThan(50)
+  })
+
+  it('delivers custom events once, however many of its subscriptions match', async () => {
+    const server = await startServer({ extensions })
+    const client = startClient(server.url)
+    const events: unknown[] = []
+    const off = client.onEvent('chat', 'room-1', (event) => events.push(event))
+    const item = client.item('chat', 'room-1', 'm1')
+    hold(item)
+    hold(client.group('chat', 'room-1'))
+    await until(client.group('chat', 'room-1'), (s) => s.status === 'ready')
+    await until(item, (s) => s.status === 'ready')
+    for (const id of ['m1', undefined]) {
+      await server.trigger({
+        function_id: 'stream::send',
+        payload: {
+          stream_name: 'chat',
+          group_id: 'room-1',
+          type: 'typing',
+          data: { who: 'bob' },
+          id,
+        },
+      })
+    }
+    await set(server, 'chat', 'room-1', 'm1', { id: 'm1', text: 'after' })
+    await until(item, (s) => s.data !== null)
+    expect(events).toEqual([
+      { type: 'typing', data: { who: 'bob' }, id: 'm1' },
+      { type: 'typing', data: { who: 'bob' }, id: null },
+    ])
+    off()
+  })
+
+  it('ends an unauthorized subscription alone, with its error', async () => {
+    const server = await startServer({ extensions })
+    server.registerFunction('deny', async (p: { group_id: string }) =>
+      p.group_id === 'vip' ? { unauthorized: true } : {},
+    )
+    server.registerTrigger({ type: 'stream:join', function_id: 'deny', config: {} })
+    const client = startClient(server.url)
+    const vip = client.group('chat', 'vip')
+    const open = client.group('chat', 'lobby')
+    hold(vip)
+    hold(open)
+    const refused = await until(vip, (s) => s.status === 'unauthorized')
+    expect(isStreamsError(refused.error) && refused.error.code).toBe('unauthorized')
+    expect((await until(open, (s) => s.status === 'ready')).error).toBeNull()
+  })
+
+  it('applies an optimistic change at once, and rolls it back when the commit fails', async () => {
+    const server = await startServer({ extensions })
+    await set(server, 'metrics', 'cpu', 'host', { id: 'host', hits: 1 })
+    const client = startClient(server.url)
+    const metrics = client.group<{ id: string; hits: number }>('metrics', 'cpu')
+    hold(metrics)
+    await until(metrics, (s) => s.status === 'ready')
+    const ops = [{ type: 'increment' as const, path: 'hits', by: 1 }]
+    let release: () => void = () => {}
+    const commit = () =>
+      new Promise<void>((resolve) => {
+        release = resolve
+      }).then(() => update(server, 'metrics', 'cpu', 'host', ops))
+    const done = client.mutate('metrics', 'cpu', 'host', ops, commit)
+    expect((await until(metrics, (s) => s.items[0]?.hits === 2)).items[0]?.hits).toBe(2)
+    release()
+    await done
+    // The server's change lands; the value stays 2 (never 3: the optimistic layer is not applied twice).
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(metrics.get().items[0]?.hits).toBe(2)
+    const failing = client.mutate('metrics', 'cpu', 'host', ops, async () => {
+      // The optimistic value is on screen before the backend answers.
+      await until(metrics, (s) => s.items[0]?.hits === 3)
+      throw new Error('backend said no')
+    })
+    await expect(failing).rejects.toMatchObject({
+      code: 'commit_failed',
+      message: expect.stringContaining('backend said no'),
+    })
+    expect((await until(metrics, (s) => s.items[0]?.hits === 2)).items[0]?.hits).toBe(2)
+    expect(
+      await server.trigger({
+        function_id: 'stream::get',
+        payload: { stream_name: 'metrics', group_id: 'cpu', item_id: 'host' },
+      }),
+    ).toEqual({ id: 'host', hits: 2 })
+  })
+})
+
+describe('items without ids', () => {
+  it('reports no_item_id on a plain engine when items carry no id, and uses getItemId when given', async () => {
+    const server = await startServer({ extensions: false })
+    await set(server, 'chat', 'room-1', 'm1', { text: 'no id' })
+    const client = startClient(server.url)
+    const bare = client.group('chat', 'room-1')
+    hold(bare)
+    const failed = await until(bare, (s) => s.status === 'error')
+    expect(failed.error?.code).toBe('no_item_id')
+    const withGetter = startClient(server.url, {
+      getItemId: (item) => (item as { text: string }).text,
+    })
+    const keyed = withGetter.group('chat', 'room-1')
+    hold(keyed)
+    expect((await until(keyed, (s) => s.status === 'ready')).byId.has('no id')).toBe(true)
+  })
+
+  it('needs no ids in data on an extended server', async () => {
+    const server = await startServer()
+    await set(server, 'chat', 'room-1', 'm1', { text: 'no id' })
+    const client = startClient(server.url)
+    const store = client.group('chat', 'room-1')
+    hold(store)
+    expect((await until(store, (s) => s.status === 'ready')).byId.get('m1')).toEqual({
+      text: 'no id',
+    })
+  })
+})
