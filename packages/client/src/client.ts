@@ -471,7 +471,10 @@ class Client implements StreamClient, SubscriptionHost {
           frame.code === 'sync_failed' ? 'sync_failed' : 'server_error',
           frame.message,
         )
-        if (subscription === undefined) return this.#options.onError?.(error)
+        if (subscription === undefined) {
+          this.#options.onError?.(error)
+          return
+        }
         subscription.fail(error)
         // The server keeps the subscription after a failed read: ask again, later.
         if (frame.code === 'sync_failed')
@@ -479,7 +482,7 @@ class Client implements StreamClient, SubscriptionHost {
         return
       }
       case 'stream':
-        return this.#handleStream(frame, text)
+        this.#handleStream(frame, text)
     }
   }
 
@@ -536,7 +539,10 @@ class Client implements StreamClient, SubscriptionHost {
   #applySync(subscription: Subscription, frame: StreamFrame): void {
     const event = frame.event as { data: JsonValue; ids?: readonly string[] }
     if (subscription.isGroup) {
-      if (!Array.isArray(event.data)) return this.#badFrame('A group sync did not carry an array.')
+      if (!Array.isArray(event.data)) {
+        this.#badFrame('A group sync did not carry an array.')
+        return
+      }
       const ids = event.ids ?? this.#idsOf(event.data)
       if (ids === null) {
         subscription.fail(
@@ -582,15 +588,20 @@ class Client implements StreamClient, SubscriptionHost {
     if (frame.seq !== undefined && this.#extended) {
       const last = subscription.seq
       if (last !== null && frame.seq <= last) return
-      if (last !== null && frame.seq > last + 1) return this.#resync(subscription)
+      if (last !== null && frame.seq > last + 1) {
+        this.#resync(subscription)
+        return
+      }
       subscription.seq = frame.seq
     }
     const event = frame.event
     const before = this.overlay(subscription, id, subscription.cache.get(id))
     if (event.type === 'create' || event.type === 'update') subscription.cache.set(id, event.data)
     else if (event.type === 'delete') subscription.cache.delete(id)
-    else if (event.type === 'patch' && !subscription.cache.patch(id, event.ops))
-      return this.#resync(subscription)
+    else if (event.type === 'patch' && !subscription.cache.patch(id, event.ops)) {
+      this.#resync(subscription)
+      return
+    }
     this.#settle(subscription, id, before)
     this.schedule(subscription)
   }
