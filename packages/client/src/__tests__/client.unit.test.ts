@@ -1,0 +1,232 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { BACKOFF, backoffDelay } from '../backoff.ts'
+import { type CreateTransport, createStreamClient, type StreamClientOptions } from '../index.ts'
+
+/** An in-memory socket: the test plays the server. */
+function fakeSocket() {
+  const sent: Record<string, unknown>[] = []
+  let events: Parameters<CreateTransport>[1] | undefined
+  let reconnects = 0
+  const transport: CreateTransport = (_url, handlers) => {
+    events = handlers
+    return {
+      send(text) {
+        sent.push(JSON.parse(text))
+        return true
+      },
+      reconnect() {
+        reconnects++
+      },
+      close() {},
+      attempt: 0,
+    }
+  }
+  return {
+    transport,
+    sent,
+    get reconnects() {
+      return reconnects
+    },
+    open: () => events?.open(),
+    close: () => events?.close(1006, ''),
+    receive: (frame: unknown) =>
+      events?.message(typeof frame === 'string' ? frame : JSON.stringify(frame)),
+  }
+}
+
+const frame = (event: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  type: 'stream',
+  timestamp: 1,
+  streamName: 's',
+  groupId: 'g',
+  id: null,
+  event,
+  ...extra,
+})
+const hello = {
+  type: 'hello',
+  version: 1,
+  epoch: 'e1',
+  heartbeatMs: 1000,
+  limits: { maxFrameBytes: 1, maxSubscriptions: 1 },
+}
+
+function setup(options: Partial<StreamClientOptions> = {}) {
+  const socket = fakeSocket()
+  const client = createStreamClient({
+    url: 'ws://test',
+    transport: socket.transport,
+    schedule: (flush) => flush(),
+    lingerMs: 100,
+    ...options,
+  })
+  return { socket, client }
+}
+
+beforeEach(() => {
+  vi.useFakeTimers()
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('ordering on an extended connection', () => {
+  it('buffers changes before the sync, drops duplicates, and rejoins with since on a gap', () => {
+    const { socket, client } = setup()
+    const group = client.group<{ v: number }>('s', 'g')
+    const seen: unknown[] = []
+    group.subscribe((snapshot) => seen.push(snapshot.items))
+    socket.open()
+    socket.receive(hello)
+    const join = socket.sent[0] as { data: { subscriptionId: string } }
+    const subscriptionId = join.data.subscriptionId
+    // A change that raced the join arrives first, then the sync that already holds seq 1.
+    socket.receive(frame({ type: 'create', data: { v: 2 } }, { id: 'b', seq: 2 }))
+    socket.receive(
+      frame(
+        { type: 'sync', data: [{ v: 1 }], ids: ['a'] },
+        { seq: 1, epoch: 'e1', subscriptionId },
+      ),
+    )
+    expect(group.get().items).toEqual([{ v: 1 }, { v: 2 }])
+    socket.receive(frame({ type: 'update', data: { v: 9 } }, { id: 'a', seq: 2 }))
+    expect(group.get().items).toEqual([{ v: 1 }, { v: 2 }])
+    socket.receive(
+      frame({ type: 'patch', ops: [{ type: 'increment', path: 'v', by: 1 }] }, { id: 'a', seq: 3 }),
+    )
+    expect(group.get().items).toEqual([{ v: 2 }, { v: 2 }])
+    socket.receive(frame({ type: 'delete', data: { v: 2 } }, { id: 'b', seq: 5 }))
+    expect(group.get().items).toEqual([{ v: 2 }, { v: 2 }])
+    expect(socket.sent.at(-1)).toEqual({
+      type: 'join',
+      data: { subscriptionId, streamName: 's', groupId: 'g', since: { epoch: 'e1', seq: 3 } },
+    })
+  })
+
+  it('resumes after a reconnect with since, applying the replay at resumed', () => {
+    const { socket, client } = setup()
+    const group = client.group<{ v: number }>('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    socket.receive(hello)
+    const subscriptionId = (socket.sent[0] as { data: { subscriptionId: string } }).data
+      .subscriptionId
+    socket.receive(
+      frame(
+        { type: 'sync', data: [{ v: 1 }], ids: ['a'] },
+        { seq: 4, epoch: 'e1', subscriptionId },
+      ),
+    )
+    socket.close()
+    socket.open()
+    expect(socket.sent.at(-1)).toMatchObject({ data: { since: { epoch: 'e1', seq: 4 } } })
+    socket.receive(hello)
+    socket.receive(frame({ type: 'update', data: { v: 5 } }, { id: 'a', seq: 5 }))
+    expect(group.get().items).toEqual([{ v: 1 }])
+    socket.receive(frame({ type: 'resumed' }, { seq: 5, epoch: 'e1', subscriptionId }))
+    expect(group.get().items).toEqual([{ v: 5 }])
+    expect(group.get().status).toBe('ready')
+  })
+
+  it('reconnects when the server goes quiet past 2 heartbeats + 1 s (wall clock)', () => {
+    const { socket, client } = setup()
+    client.group('s', 'g').subscribe(() => {})
+    socket.open()
+    socket.receive(hello)
+    vi.advanceTimersByTime(2500)
+    expect(socket.reconnects).toBe(0)
+    // The watchdog looks once a second: by 4 s it has seen 3 s of silence passed.
+    vi.advanceTimersByTime(1600)
+    expect(socket.reconnects).toBe(1)
+  })
+})
+
+describe('a plain connection', () => {
+  it('skips the extra copies the engine sends per matching subscription', () => {
+    const { socket, client } = setup()
+    const group = client.group<{ id: string; n: number }>('s', 'g')
+    group.subscribe(() => {})
+    const events: unknown[] = []
+    client.onEvent('s', 'g', (event) => events.push(event))
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
+    const item = client.item('s', 'g', 'a')
+    // The group is held: the item read joins nothing.
+    item.subscribe(() => {})
+    expect(socket.sent.filter((f) => f.type === 'join')).toHaveLength(1)
+    const typing = frame({ type: 'event', event: { type: 'typing', data: 1 } }, { id: 'a' })
+    socket.receive(typing)
+    socket.receive(typing)
+    expect(events).toHaveLength(2)
+    expect(client.connection.get().extensions).toBe(false)
+  })
+
+  it('counts bad frames and reports them, never throwing', () => {
+    const errors: unknown[] = []
+    const { socket, client } = setup({ onError: (error) => errors.push(error.code) })
+    client.group('s', 'g').subscribe(() => {})
+    socket.open()
+    socket.receive('not json')
+    socket.receive(frame({ type: 'sync' }))
+    expect(client.badFrames).toBe(2)
+    expect(errors).toEqual(['bad_frame', 'bad_frame'])
+  })
+})
+
+describe('lifecycle', () => {
+  it('joins on the first listener and leaves after the linger, with no churn on a quick remount', () => {
+    const { socket, client } = setup()
+    socket.open()
+    const group = client.group('s', 'g')
+    const stop = group.subscribe(() => {})
+    stop()
+    vi.advanceTimersByTime(50)
+    const again = group.subscribe(() => {})
+    vi.advanceTimersByTime(500)
+    expect(socket.sent.map((f) => f.type)).toEqual(['join'])
+    again()
+    vi.advanceTimersByTime(100)
+    expect(socket.sent.map((f) => f.type)).toEqual(['join', 'leave'])
+  })
+
+  it('keeps an optimistic change rebased on another writer, and drops it once its own change lands', async () => {
+    const { socket, client } = setup()
+    const group = client.group<{ id: string; n: number; by?: string }>('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
+    let resolve: () => void = () => {}
+    const done = client.mutate(
+      's',
+      'g',
+      'a',
+      [{ type: 'increment', path: 'n', by: 1 }],
+      () =>
+        new Promise<void>((r) => {
+          resolve = r
+        }),
+    )
+    expect(group.get().items[0]).toEqual({ id: 'a', n: 2 })
+    // Another writer's change: the pending increment is replayed on top of it.
+    socket.receive(frame({ type: 'update', data: { id: 'a', n: 1, by: 'other' } }, { id: 'a' }))
+    expect(group.get().items[0]).toEqual({ id: 'a', n: 2, by: 'other' })
+    // Our change lands: the server now shows what was shown, and nothing is applied twice.
+    socket.receive(frame({ type: 'update', data: { id: 'a', n: 2, by: 'other' } }, { id: 'a' }))
+    expect(group.get().items[0]).toEqual({ id: 'a', n: 2, by: 'other' })
+    resolve()
+    await done
+    vi.advanceTimersByTime(5000)
+    expect(group.get().items[0]).toEqual({ id: 'a', n: 2, by: 'other' })
+  })
+})
+
+describe('backoff', () => {
+  it('grows, caps and jitters each attempt', () => {
+    expect(backoffDelay(1, () => 0)).toBe(BACKOFF.baseMs / 2)
+    expect(backoffDelay(1, () => 1)).toBe(BACKOFF.baseMs)
+    expect(backoffDelay(3, () => 1)).toBe(BACKOFF.baseMs * 4)
+    expect(backoffDelay(30, () => 1)).toBe(BACKOFF.maxMs)
+    const delays = new Set(Array.from({ length: 20 }, () => backoffDelay(4)))
+    expect(delays.size).toBeGreaterThan(10)
+  })
+})
