@@ -4,6 +4,11 @@ import { sharedConfig } from '../../vitest.shared.ts'
 export default mergeConfig(
   sharedConfig,
   defineProject({
-    test: { name: 'client', environment: 'node', include: ['src/**/*.test.ts'] },
+    test: {
+      name: 'client',
+      environment: 'node',
+      include: ['src/**/*.test.ts'],
+      typecheck: { enabled: true, include: ['src/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+    },
   }),
 )
