@@ -175,6 +175,7 @@ export class Subscription {
     ) {
       return previous
     }
+    for (const item of items) this.host.freeze(item)
     let byId: Map<string, JsonValue> | undefined
     const order = ids
     const snapshot = {
