@@ -1,3 +1,4 @@
+export type { JsonValue, UpdateOp } from '@iii-streams/protocol'
 export {
   type ConnectionState,
   createStreamClient,

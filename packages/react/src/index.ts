@@ -1,0 +1,6 @@
+export { StreamProvider, useStreamClient } from './provider.tsx'
+export { useConnectionStatus } from './use-connection-status.ts'
+export { useMutation } from './use-mutation.ts'
+export type { SelectOptions } from './use-readable.ts'
+export { type UseStreamOptions, useStream } from './use-stream.ts'
+export { useStreamEvent } from './use-stream-event.ts'
