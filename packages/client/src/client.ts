@@ -126,6 +126,7 @@ class Client implements StreamClient, SubscriptionHost {
   readonly #pending = new Map<string, Pending[]>()
   readonly #overlays = new Map<string, { base: JsonValue | undefined; value: JsonValue }>()
   readonly #dirty = new Set<Subscription>()
+  readonly #itemViews = new Map<string, Readable<unknown>>()
   readonly #connection = createStore<ConnectionState>({
     status: 'connecting',
     extensions: false,
@@ -179,10 +180,17 @@ class Client implements StreamClient, SubscriptionHost {
 
   item<TItem>(stream: string, group: string, id: string): Readable<ItemSnapshot<TItem>> {
     const own = this.#subscription(stream, group, id)
-    const groupSubscription = this.#subscriptions.get(keyOf(stream, group, null))
-    // A group already held serves item reads of its items without a second join.
-    if (groupSubscription?.joined) return this.#itemOfGroup<TItem>(groupSubscription, id)
-    return readableOf(own, () => this.#hold(own))
+    const ownReadable = readableOf<ItemSnapshot<TItem>>(own, () => this.#hold(own))
+    // Decided when read, not when created: a group already held serves its items without a second
+    // join (frameworks create stores before they subscribe to them).
+    const source = () => {
+      const held = this.#subscriptions.get(keyOf(stream, group, null))
+      return held?.joined && !own.joined ? this.#itemOfGroup<TItem>(held, id) : ownReadable
+    }
+    return {
+      get: () => source().get(),
+      subscribe: (listener) => source().subscribe(listener),
+    }
   }
 
   onEvent<TData>(
@@ -565,7 +573,11 @@ class Client implements StreamClient, SubscriptionHost {
   #resumed(subscription: Subscription, frame: StreamFrame): void {
     subscription.synced = true
     this.#ready(subscription)
-    if (frame.seq !== undefined && subscription.seq !== frame.seq) this.#resync(subscription)
+    if (frame.seq === undefined) return
+    // A group must have reached the group's seq through the replay; an item sees only its own
+    // changes, so it simply takes the group's seq.
+    if (subscription.isGroup && subscription.seq !== frame.seq) this.#resync(subscription)
+    else subscription.seq = frame.seq
   }
 
   /** Ready: applies what came before the sync, in arrival order, then publishes. */
@@ -588,7 +600,9 @@ class Client implements StreamClient, SubscriptionHost {
     if (frame.seq !== undefined && this.#extended) {
       const last = subscription.seq
       if (last !== null && frame.seq <= last) return
-      if (last !== null && frame.seq > last + 1) {
+      // seq counts the changes of the whole group: only a group subscription sees every one of
+      // them, so only it can tell a gap. An item's changes skip the numbers of its siblings.
+      if (subscription.isGroup && last !== null && frame.seq > last + 1) {
         this.#resync(subscription)
         return
       }
@@ -679,7 +693,11 @@ class Client implements StreamClient, SubscriptionHost {
     }
   }
 
+  /** The view of one item of a held group, one per item so that its snapshots stay stable. */
   #itemOfGroup<TItem>(group: Subscription, id: string): Readable<ItemSnapshot<TItem>> {
+    const key = `${group.subscriptionId}\u0000${id}`
+    const known = this.#itemViews.get(key)
+    if (known) return known as Readable<ItemSnapshot<TItem>>
     let last: ItemSnapshot<TItem> | undefined
     const view = (snapshot: GroupSnapshot<TItem>): ItemSnapshot<TItem> => {
       const data = (this.overlay(group, id, group.cache.get(id)) ??
@@ -695,7 +713,7 @@ class Client implements StreamClient, SubscriptionHost {
       last = Object.freeze({ status: snapshot.status, data, error: snapshot.error })
       return last
     }
-    return {
+    const readable: Readable<ItemSnapshot<TItem>> = {
       get: () => view(group.store.get() as GroupSnapshot<TItem>),
       subscribe: (listener) => {
         const release = this.#hold(group)
@@ -712,6 +730,8 @@ class Client implements StreamClient, SubscriptionHost {
         }
       },
     }
+    this.#itemViews.set(key, readable)
+    return readable
   }
 
   #touchItem(stream: string, group: string, itemId: string): void {

@@ -48,6 +48,41 @@ describe.each([
     expect((await until(user, (s) => s.data !== null)).data).toEqual({ name: 'Ada' })
   })
 
+  it('keeps an item subscription live while its siblings change (seq counts the whole group)', async () => {
+    const server = await startServer({ extensions })
+    const counts = countJoins(server)
+    await set(server, 'chat', 'room-1', 'm1', { id: 'm1', text: 'one' })
+    const client = startClient(server.url)
+    const item = client.item<Message>('chat', 'room-1', 'm1')
+    hold(item)
+    await until(item, (s) => s.status === 'ready')
+    await set(server, 'chat', 'room-1', 'm2', { id: 'm2', text: 'two' })
+    await set(server, 'chat', 'room-1', 'm1', { id: 'm1', text: 'uno' })
+    await update(server, 'chat', 'room-1', 'm3', [{ type: 'set', path: 'x', value: 1 }])
+    await update(server, 'chat', 'room-1', 'm1', [{ type: 'set', path: 'text', value: 'eins' }])
+    expect((await until(item, (s) => s.data?.text === 'eins')).data).toEqual({
+      id: 'm1',
+      text: 'eins',
+    })
+    expect(counts.joins).toEqual(['room-1/m1'])
+  })
+
+  it('serves an item created before its group is held from that group, with one join', async () => {
+    const server = await startServer({ extensions })
+    const counts = countJoins(server)
+    await set(server, 'chat', 'room-1', 'm1', { id: 'm1', text: 'one' })
+    const client = startClient(server.url)
+    const group = client.group<Message>('chat', 'room-1')
+    const item = client.item<Message>('chat', 'room-1', 'm1')
+    hold(group)
+    hold(item)
+    await until(item, (s) => s.data?.text === 'one')
+    await set(server, 'chat', 'room-1', 'm1', { id: 'm1', text: 'uno' })
+    await until(item, (s) => s.data?.text === 'uno')
+    expect(item.get()).toBe(item.get())
+    expect(counts.joins).toEqual(['room-1'])
+  })
+
   it('shares one join among readers and leaves after the linger', async () => {
     const server = await startServer({ extensions })
     const counts = countJoins(server)
