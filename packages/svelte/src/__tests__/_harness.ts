@@ -1,0 +1,101 @@
+import type { Readable, StreamClient, StreamClientOptions } from '@iii-streams/client'
+import { createStreamClient } from '@iii-streams/client'
+import { createStreamServer, type StreamServer, silentLogger } from '@iii-streams/server'
+import { afterEach } from 'vitest'
+import WebSocket from 'ws'
+
+// A trimmed copy of packages/client's harness: test files do not import across packages.
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+/** A stream server on a free loopback port, closed after the test. */
+export async function startServer(): Promise<StreamServer> {
+  const server = await createStreamServer({ port: 0, logger: silentLogger })
+  cleanups.push(() => server.close())
+  return server
+}
+
+/** A client using the `ws` WebSocket (jsdom's cannot reach Node's loopback server), closed after the test. */
+export function startClient(
+  server: StreamServer,
+  options: Partial<StreamClientOptions> = {},
+): StreamClient {
+  const client = createStreamClient({
+    url: server.url,
+    WebSocket: WebSocket as never,
+    lingerMs: 50,
+    ...options,
+  })
+  cleanups.push(() => client.close())
+  return client
+}
+
+/** Resolves with the store's first value that passes `accept`, or fails after `timeoutMs`. */
+export function until<T>(
+  store: Readable<T>,
+  accept: (value: T) => boolean,
+  timeoutMs = 5000,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let stop: (() => void) | undefined
+    let done = false
+    const timer = setTimeout(() => {
+      done = true
+      stop?.()
+      reject(new Error(`timed out; last value: ${JSON.stringify(store.get())}`))
+    }, timeoutMs)
+    stop = store.subscribe((value) => {
+      if (done || !accept(value)) return
+      done = true
+      clearTimeout(timer)
+      queueMicrotask(() => stop?.())
+      resolve(value)
+    })
+    if (done) stop()
+  })
+}
+
+/** Waits until `check` stops throwing (for server-side counters). */
+export async function eventually(check: () => void, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      check()
+      return
+    } catch (error) {
+      if (Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+}
+
+export const set = (server: StreamServer, group: string, item: string, data: unknown) =>
+  server.trigger({
+    function_id: 'stream::set',
+    payload: { stream_name: 'chat', group_id: group, item_id: item, data },
+  })
+
+export const send = (server: StreamServer, group: string, type: string, data: unknown) =>
+  server.trigger({
+    function_id: 'stream::send',
+    payload: { stream_name: 'chat', group_id: group, type, data },
+  })
+
+/** Counts the joins and leaves the server sees, through its triggers. */
+export function countJoins(server: StreamServer): { joins: string[]; leaves: string[] } {
+  const counts = { joins: [] as string[], leaves: [] as string[] }
+  const name = (p: { group_id: string; id: string | null }) =>
+    p.id === null ? p.group_id : `${p.group_id}/${p.id}`
+  server.registerFunction('test::onJoin', async (p: { group_id: string; id: string | null }) => {
+    counts.joins.push(name(p))
+  })
+  server.registerFunction('test::onLeave', async (p: { group_id: string; id: string | null }) => {
+    counts.leaves.push(name(p))
+  })
+  server.registerTrigger({ type: 'stream:join', function_id: 'test::onJoin', config: {} })
+  server.registerTrigger({ type: 'stream:leave', function_id: 'test::onLeave', config: {} })
+  return counts
+}

@@ -1,0 +1,114 @@
+import type {
+  ConnectionState,
+  GroupSnapshot,
+  ItemSnapshot,
+  JsonValue,
+  Readable,
+  StreamClient,
+  StreamEventMessage,
+} from '@iii-streams/client'
+import { getStreamClient } from './context.ts'
+
+/**
+ * A store of one group's snapshot (`{ status, items, byId, error }`), for `$store` in components.
+ * The first subscriber joins the group; the last one leaves it after the client's `lingerMs`.
+ * The client comes from `setStreamClient`, unless given as the last argument.
+ *
+ * @example
+ * <script>
+ *   import { streamGroup } from '@iii-streams/svelte'
+ *   const messages = streamGroup('chat', 'room-1')
+ * </script>
+ *
+ * {#each $messages.items as message (message.id)}<p>{message.text}</p>{/each}
+ */
+export function streamGroup<TItem = JsonValue>(
+  stream: string,
+  group: string,
+  client: StreamClient = getStreamClient(),
+): Readable<GroupSnapshot<TItem>> {
+  return client.group<TItem>(stream, group)
+}
+
+/**
+ * A store of one item's snapshot (`{ status, data, error }`; `data` is null while loading and when
+ * the item does not exist). Reads from its group's subscription when that is already held.
+ *
+ * @example
+ * <script>
+ *   import { streamItem } from '@iii-streams/svelte'
+ *   const user = streamItem('presence', 'room-1', 'u1')
+ * </script>
+ *
+ * {$user.data?.name ?? '…'}
+ */
+export function streamItem<TItem = JsonValue>(
+  stream: string,
+  group: string,
+  id: string,
+  client: StreamClient = getStreamClient(),
+): Readable<ItemSnapshot<TItem>> {
+  return client.item<TItem>(stream, group, id)
+}
+
+/**
+ * A store of the latest custom event (`stream::send`) of a group, or null before the first. It
+ * listens (`client.onEvent`, which holds the group's join) only while it has subscribers, and
+ * forgets its event after the last one leaves. `$store` shows the latest event; `.subscribe()`
+ * sees every event, even several in one tick.
+ *
+ * @example
+ * <script>
+ *   import { streamEvents } from '@iii-streams/svelte'
+ *   const events = streamEvents('chat', 'room-1')
+ * </script>
+ *
+ * {#if $events?.type === 'typing'}{$events.data.user} is typing…{/if}
+ */
+export function streamEvents<TData = unknown>(
+  stream: string,
+  group: string,
+  client: StreamClient = getStreamClient(),
+): Readable<StreamEventMessage<TData> | null> {
+  let latest: StreamEventMessage<TData> | null = null
+  let stop: (() => void) | undefined
+  const listeners = new Set<(event: StreamEventMessage<TData> | null) => void>()
+  return {
+    get: () => latest,
+    subscribe(listener) {
+      // A wrapper per call, so that one function subscribed twice is two subscribers.
+      const entry = (event: StreamEventMessage<TData> | null) => listener(event)
+      listeners.add(entry)
+      stop ??= client.onEvent<TData>(stream, group, (event) => {
+        latest = event
+        for (const each of [...listeners]) each(event)
+      })
+      listener(latest)
+      return () => {
+        if (!listeners.delete(entry) || listeners.size > 0) return
+        stop?.()
+        stop = undefined
+        // The next subscriber is called at once: it must not take an old event for a new one.
+        latest = null
+      }
+    },
+  }
+}
+
+/**
+ * The client's connection store: `{ status: 'connecting' | 'open' | 'reconnecting' | 'closed',
+ * extensions, attempt, error }`.
+ *
+ * @example
+ * <script>
+ *   import { connectionStatus } from '@iii-streams/svelte'
+ *   const connection = connectionStatus()
+ * </script>
+ *
+ * {#if $connection.status !== 'open'}<p class="banner">Reconnecting…</p>{/if}
+ */
+export function connectionStatus(
+  client: StreamClient = getStreamClient(),
+): Readable<ConnectionState> {
+  return client.connection
+}
