@@ -1,0 +1,430 @@
+/**
+ * Per-event cost of the client applying `update` frames (JSON text parsing included) to a subscribed
+ * group of N items, against a baseline measured in the same run on the same frame texts:
+ * `JSON.parse(text)` + `Map.set(id, data)` per frame. Prints figures and ratios; asserts nothing
+ * about timing.
+ *
+ * - The socket is a fake transport driven through its `events` (`open`, `message`); the client's
+ *   store notifications go through a `schedule` this bench flushes itself.
+ * - One group subscription, held by a listener, so the client has joined and holds the cache.
+ * - plain: the first frame is the sync (no hello), items carry `id`, updates carry no `seq`.
+ *   extended: a `hello` first, a sync with `ids`, `seq`, `epoch` and the `subscriptionId` read from
+ *   the join the client sent, then updates with consecutive `seq`.
+ * - Items are `{ id, name, count, tags: [3 strings], meta: { a, b } }`, about 150 bytes of JSON.
+ * - Every frame text is built before any timing: each update picks a random item and gives it a
+ *   `count` no frame used before, so every update is a real change. The `seq` run continues over
+ *   the whole sequence of one client, so no frame is ever a replay.
+ * - (a) coalesced: a burst of K frames, then one flush of the scheduled notifications and one
+ *   `store.get()`; time / K. (b) per-frame flush: flush and `get()` after every frame.
+ * - Rounds alternate baseline and ours on the same slice of frames; figures are medians of rounds.
+ *   The ratio is the median of the per-round ratios (each pairs two neighbouring segments, so a
+ *   slow spell of the machine falls on both sides). No GC is forced: a scavenge falls on whichever
+ *   side fills the young generation, mostly the side that allocates more.
+ *
+ * Run: `pnpm --filter @iii-streams/bench run bench:client`.
+ */
+import type { CreateTransport, TransportEvents } from '@iii-streams/client'
+
+/**
+ * The client deep-freezes snapshots when `process.env.NODE_ENV !== 'production'` (a check that is
+ * false in a browser, where `process` does not exist): unless NODE_ENV is set, this bench measures
+ * the production path, as the client runs in the browser. `NODE_ENV=development` measures the other.
+ */
+process.env.NODE_ENV ??= 'production'
+const { createStreamClient } = await import('@iii-streams/client')
+
+const SIZES = [100, 1_000, 10_000] as const
+const MODES = ['plain', 'extended'] as const
+type Mode = (typeof MODES)[number]
+
+/** Frames per burst in (a). */
+const BURST = 1_000
+/** (a): warm-up rounds (untimed), then measured rounds, each one burst of BURST frames. */
+const COALESCED_WARMUP_ROUNDS = 10
+const COALESCED_ROUNDS = 40
+/**
+ * (b) flushes after every frame, and a flush rebuilds the group's snapshot (O(N)): frames per round
+ * shrink as N grows, so that each size costs about the same time.
+ */
+const PER_FRAME_WARMUP_ROUNDS = 5
+const PER_FRAME_ROUNDS = 15
+const perFrameRoundFrames = (n: number): number => Math.max(20, Math.min(BURST, 1_000_000 / n))
+
+const GOAL = 1.5
+
+// ----- data -----
+
+/** A deterministic PRNG, so every run builds the same frames. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+interface Item {
+  id: string
+  name: string
+  count: number
+  tags: [string, string, string]
+  meta: { a: string; b: number }
+}
+
+/** About 150 bytes of JSON. */
+function makeItem(index: number, count: number): Item {
+  return {
+    id: `i${index}`,
+    name: `Item number ${index} of the benchmark group`,
+    count,
+    tags: ['alpha', `tag-${index % 17}`, `group-${index % 5}`],
+    meta: { a: `owner-${index % 101}@example.org`, b: index * 7 },
+  }
+}
+
+const TIMESTAMP = 1_766_000_000_000
+
+function syncText(mode: Mode, n: number, subscriptionId: string): string {
+  const items = Array.from({ length: n }, (_, index) => makeItem(index, 0))
+  if (mode === 'plain') {
+    return JSON.stringify({
+      type: 'stream',
+      timestamp: TIMESTAMP,
+      streamName: 's',
+      groupId: 'g',
+      id: null,
+      event: { type: 'sync', data: items },
+    })
+  }
+  return JSON.stringify({
+    type: 'stream',
+    timestamp: TIMESTAMP,
+    streamName: 's',
+    groupId: 'g',
+    id: null,
+    seq: 0,
+    epoch: 'e',
+    subscriptionId,
+    event: { type: 'sync', data: items, ids: items.map((item) => item.id) },
+  })
+}
+
+/** `count` frame texts of `update`s; `seq` continues from `firstSeq` (extended only). */
+function updateTexts(
+  mode: Mode,
+  n: number,
+  count: number,
+  firstSeq: number,
+  random: () => number,
+): string[] {
+  const texts: string[] = []
+  for (let i = 0; i < count; i++) {
+    const seq = firstSeq + i
+    const index = Math.floor(random() * n)
+    const data = makeItem(index, seq)
+    const frame =
+      mode === 'plain'
+        ? {
+            type: 'stream',
+            timestamp: TIMESTAMP + seq,
+            streamName: 's',
+            groupId: 'g',
+            id: data.id,
+            event: { type: 'update', data },
+          }
+        : {
+            type: 'stream',
+            timestamp: TIMESTAMP + seq,
+            streamName: 's',
+            groupId: 'g',
+            id: data.id,
+            seq,
+            event: { type: 'update', data },
+          }
+    texts.push(JSON.stringify(frame))
+  }
+  return texts
+}
+
+const HELLO =
+  '{"type":"hello","version":1,"epoch":"e","heartbeatMs":15000,"limits":{"maxFrameBytes":1048576,"maxSubscriptions":1000}}'
+
+// ----- the client under test -----
+
+interface Harness {
+  /** Feeds one frame text to the client, as its socket would. */
+  message(text: string): void
+  /** Runs the scheduled store notifications, then reads the group's snapshot. */
+  flush(): unknown
+  /** Store notifications the listener received. */
+  readonly notified: () => number
+  close(): void
+}
+
+function connect(mode: Mode, n: number): Harness {
+  let events: TransportEvents | undefined
+  const sent: string[] = []
+  const transport: CreateTransport = (_url, transportEvents) => {
+    events = transportEvents
+    return {
+      send(text) {
+        sent.push(text)
+        return true
+      },
+      reconnect() {},
+      close() {},
+      attempt: 0,
+    }
+  }
+  let queued: (() => void)[] = []
+  const client = createStreamClient({
+    url: 'ws://127.0.0.1:3112',
+    transport,
+    schedule: (flush) => {
+      queued.push(flush)
+    },
+    onError: (error) => {
+      throw error
+    },
+  })
+  const group = client.group('s', 'g')
+  let notified = 0
+  const stop = group.subscribe(() => {
+    notified++
+  })
+  if (events === undefined) throw new Error('the client did not create its transport')
+  const socket = events
+  socket.open()
+  if (mode === 'extended') socket.message(HELLO)
+  const join = sent
+    .map((text) => JSON.parse(text) as { type: string; data: { subscriptionId: string } })
+    .find((frame) => frame.type === 'join')
+  if (join === undefined) throw new Error('the client sent no join')
+  socket.message(syncText(mode, n, join.data.subscriptionId))
+  const flush = (): unknown => {
+    const run = queued
+    queued = []
+    for (const each of run) each()
+    return group.get()
+  }
+  const snapshot = flush() as { status: string; items: readonly unknown[] }
+  if (snapshot.status !== 'ready' || snapshot.items.length !== n) {
+    throw new Error(`the group did not sync: ${snapshot.status}, ${snapshot.items.length} items`)
+  }
+  if (client.connection.get().extensions !== (mode === 'extended')) {
+    throw new Error(`the connection is not ${mode}`)
+  }
+  return {
+    message: (text) => socket.message(text),
+    flush,
+    notified: () => notified,
+    close() {
+      stop()
+      client.close()
+    },
+  }
+}
+
+// ----- the baseline -----
+
+function baselineMap(n: number): Map<string, unknown> {
+  const map = new Map<string, unknown>()
+  for (let index = 0; index < n; index++) map.set(`i${index}`, makeItem(index, 0))
+  return map
+}
+
+let sink: unknown
+
+function runBaseline(
+  map: Map<string, unknown>,
+  texts: readonly string[],
+  from: number,
+  to: number,
+) {
+  for (let i = from; i < to; i++) {
+    const frame = JSON.parse(texts[i] as string) as { id: string; event: { data: unknown } }
+    map.set(frame.id, frame.event.data)
+  }
+  sink = map
+}
+
+// ----- measurement -----
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
+
+interface Figure {
+  /** Medians over rounds, µs per frame. */
+  readonly oursUs: number
+  readonly baselineUs: number
+  /** Median over rounds of ours / baseline in the same round. */
+  readonly ratio: number
+}
+
+/**
+ * Rounds of `perRound` frames from `texts` starting at `start`: the first `warmup` untimed, then
+ * `rounds` timed, alternating which side goes first. Returns medians in µs per frame.
+ */
+function measure(
+  harness: Harness,
+  map: Map<string, unknown>,
+  texts: readonly string[],
+  start: number,
+  perRound: number,
+  warmup: number,
+  rounds: number,
+  flushEveryFrame: boolean,
+): Figure {
+  const ours: number[] = []
+  const baseline: number[] = []
+  const ratios: number[] = []
+  const runOurs = (from: number, to: number): void => {
+    if (flushEveryFrame) {
+      for (let i = from; i < to; i++) {
+        harness.message(texts[i] as string)
+        sink = harness.flush()
+      }
+    } else {
+      for (let i = from; i < to; i++) harness.message(texts[i] as string)
+      sink = harness.flush()
+    }
+  }
+  for (let round = 0; round < warmup + rounds; round++) {
+    const from = start + round * perRound
+    const to = from + perRound
+    const timeOurs = (): number => {
+      const t0 = performance.now()
+      runOurs(from, to)
+      return performance.now() - t0
+    }
+    const timeBaseline = (): number => {
+      const t0 = performance.now()
+      runBaseline(map, texts, from, to)
+      return performance.now() - t0
+    }
+    let oursMs: number
+    let baselineMs: number
+    if (round % 2 === 0) {
+      baselineMs = timeBaseline()
+      oursMs = timeOurs()
+    } else {
+      oursMs = timeOurs()
+      baselineMs = timeBaseline()
+    }
+    if (round >= warmup) {
+      ours.push((oursMs * 1000) / perRound)
+      baseline.push((baselineMs * 1000) / perRound)
+      ratios.push(oursMs / baselineMs)
+    }
+  }
+  return { oursUs: median(ours), baselineUs: median(baseline), ratio: median(ratios) }
+}
+
+interface Row {
+  readonly mode: Mode
+  readonly n: number
+  readonly itemBytes: number
+  readonly frameBytes: number
+  readonly coalesced: Figure
+  readonly perFrame: Figure
+}
+
+function benchOne(mode: Mode, n: number): Row {
+  const random = prng(n * 31 + (mode === 'plain' ? 1 : 2))
+  const coalescedFrames = (COALESCED_WARMUP_ROUNDS + COALESCED_ROUNDS) * BURST
+  const perRound = perFrameRoundFrames(n)
+  const perFrameFrames = (PER_FRAME_WARMUP_ROUNDS + PER_FRAME_ROUNDS) * perRound
+  // One continuous seq run per client: (a)'s frames, then (b)'s.
+  const texts = updateTexts(mode, n, coalescedFrames + perFrameFrames, 1, random)
+  const sample = texts.slice(0, 1000)
+  const frameBytes = Math.round(sample.reduce((sum, text) => sum + text.length, 0) / sample.length)
+  const itemBytes = Math.round(
+    sample.reduce(
+      (sum, text) =>
+        sum + JSON.stringify((JSON.parse(text) as { event: { data: unknown } }).event.data).length,
+      0,
+    ) / sample.length,
+  )
+  const harness = connect(mode, n)
+  const map = baselineMap(n)
+  const notifiedBefore = harness.notified()
+  const coalesced = measure(
+    harness,
+    map,
+    texts,
+    0,
+    BURST,
+    COALESCED_WARMUP_ROUNDS,
+    COALESCED_ROUNDS,
+    false,
+  )
+  const perFrame = measure(
+    harness,
+    map,
+    texts,
+    coalescedFrames,
+    perRound,
+    PER_FRAME_WARMUP_ROUNDS,
+    PER_FRAME_ROUNDS,
+    true,
+  )
+  // Every burst and every frame of (b) changed an item: each must have reached the listener once.
+  const expected = COALESCED_WARMUP_ROUNDS + COALESCED_ROUNDS + perFrameFrames
+  const notified = harness.notified() - notifiedBefore
+  harness.close()
+  if (notified !== expected) {
+    throw new Error(`${mode} N=${n}: ${notified} notifications, expected ${expected}`)
+  }
+  return { mode, n, itemBytes, frameBytes, coalesced, perFrame }
+}
+
+// ----- report -----
+
+const us = (value: number): string => value.toFixed(3).padStart(8)
+
+const started = performance.now()
+const rows: Row[] = []
+for (const mode of MODES) for (const n of SIZES) rows.push(benchOne(mode, n))
+
+console.log(
+  'client: applying `update` frames to a subscribed group (µs per frame, JSON parsing included)',
+)
+console.log(
+  `  NODE_ENV=${process.env.NODE_ENV} (${process.env.NODE_ENV === 'production' ? 'no dev-mode deep freeze' : 'dev-mode deep freeze of snapshots'}), Node ${process.version}`,
+)
+console.log(
+  '  baseline: JSON.parse(text) + Map.set(id, data) per frame, same frame texts, same run',
+)
+console.log('  µs: medians of rounds; ratio: median of the per-round ratios ours / baseline')
+console.log(
+  `  (a) coalesced: bursts of ${BURST} frames, then one flush + one get()  [goal: ours/baseline ≤ ${GOAL}]`,
+)
+console.log('  (b) per-frame: flush + get() after every frame  [no goal]')
+console.log('')
+console.log(
+  `  ${'mode'.padEnd(8)} ${'N'.padStart(6)} ${'item/frame B'.padStart(12)} │ ${'(a) ours'.padStart(8)} ${'base'.padStart(8)} ${'ratio'.padStart(6)} goal │ ${'(b) ours'.padStart(8)} ${'base'.padStart(8)} ${'ratio'.padStart(7)}`,
+)
+let misses = 0
+for (const row of rows) {
+  const a = row.coalesced.ratio
+  const b = row.perFrame.ratio
+  const met = a <= GOAL
+  if (!met) misses++
+  console.log(
+    `  ${row.mode.padEnd(8)} ${row.n.toLocaleString('en-US').padStart(6)} ${`${row.itemBytes}/${row.frameBytes}`.padStart(12)} │ ${us(row.coalesced.oursUs)} ${us(row.coalesced.baselineUs)} ${a.toFixed(2).padStart(6)} ${met ? ' ok ' : 'MISS'} │ ${us(row.perFrame.oursUs)} ${us(row.perFrame.baselineUs)} ${b.toFixed(2).padStart(7)}`,
+  )
+}
+console.log('')
+console.log(
+  `  goal (a) ≤ ${GOAL} at every size: ${misses === 0 ? 'met' : `missed in ${misses} of ${rows.length}`}` +
+    `  (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+)
+if (sink === undefined) throw new Error('benchmark produced nothing')
