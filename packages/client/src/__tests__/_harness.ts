@@ -74,6 +74,7 @@ export async function startRelay(
     port: address.port,
     cut() {
       for (const socket of sockets) socket.destroy()
+      sockets.clear()
     },
     connections: () => sockets.size / 2,
   }
