@@ -169,6 +169,10 @@ class Client implements StreamClient, SubscriptionHost {
     return this.#connection
   }
 
+  get hasPending(): boolean {
+    return this.#pending.size > 0
+  }
+
   get badFrames(): number {
     return this.#badFrames
   }
@@ -312,6 +316,7 @@ class Client implements StreamClient, SubscriptionHost {
     itemId: string,
     base: JsonValue | undefined,
   ): JsonValue | undefined {
+    if (this.#pending.size === 0) return undefined
     const key = keyOf(subscription.stream, subscription.group, itemId)
     const pending = this.#pending.get(key)
     if (pending === undefined) return undefined
@@ -609,14 +614,15 @@ class Client implements StreamClient, SubscriptionHost {
       subscription.seq = frame.seq
     }
     const event = frame.event
-    const before = this.overlay(subscription, id, subscription.cache.get(id))
+    const pending = this.#pending.size > 0
+    const before = pending ? this.overlay(subscription, id, subscription.cache.get(id)) : undefined
     if (event.type === 'create' || event.type === 'update') subscription.cache.set(id, event.data)
     else if (event.type === 'delete') subscription.cache.delete(id)
     else if (event.type === 'patch' && !subscription.cache.patch(id, event.ops)) {
       this.#resync(subscription)
       return
     }
-    this.#settle(subscription, id, before)
+    if (pending) this.#settle(subscription, id, before)
     this.schedule(subscription)
   }
 

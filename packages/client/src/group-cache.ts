@@ -10,6 +10,7 @@ import { reconcile } from './reconcile.ts'
 export class GroupCache<TItem> {
   #items = new Map<string, TItem>()
   #list: readonly TItem[] | null = null
+  #ids: readonly string[] | null = null
 
   get size(): number {
     return this.#items.size
@@ -33,13 +34,16 @@ export class GroupCache<TItem> {
     })
     this.#items = next
     this.#list = null
+    this.#ids = null
   }
 
   /** Stores a full value; returns false when nothing changed. */
   set(id: string, value: TItem): boolean {
     const previous = this.#items.get(id)
     const kept = previous === undefined ? value : reconcile(previous, value)
-    if (kept === previous && this.#items.has(id)) return false
+    const isNew = !this.#items.has(id)
+    if (kept === previous && !isNew) return false
+    if (isNew) this.#ids = null
     this.#items.set(id, kept)
     this.#list = null
     return true
@@ -48,6 +52,7 @@ export class GroupCache<TItem> {
   delete(id: string): boolean {
     if (!this.#items.delete(id)) return false
     this.#list = null
+    this.#ids = null
     return true
   }
 
@@ -66,8 +71,10 @@ export class GroupCache<TItem> {
     return true
   }
 
-  ids(): IterableIterator<string> {
-    return this.#items.keys()
+  /** The ids in order; the same array until an item is added or removed. */
+  idList(): readonly string[] {
+    this.#ids ??= [...this.#items.keys()]
+    return this.#ids
   }
 
   /** The items in order; the same array until something changes. */

@@ -15,34 +15,46 @@ export function reconcile<T>(previous: T, next: T): T {
   ) {
     return next
   }
-  if (Array.isArray(previous) !== Array.isArray(next)) return next
-  if (Array.isArray(previous)) {
-    const nextArray = next as unknown[]
-    let same = previous.length === nextArray.length
-    const merged = nextArray.map((value, index) => {
-      const kept = index < previous.length ? reconcile(previous[index], value) : value
-      if (kept !== previous[index]) same = false
-      return kept
-    })
+  const isArray = Array.isArray(previous)
+  if (isArray !== Array.isArray(next)) return next
+  if (isArray) {
+    const before = previous as unknown as unknown[]
+    const after = next as unknown as unknown[]
+    let same = before.length === after.length
+    const merged = new Array<unknown>(after.length)
+    for (let index = 0; index < after.length; index++) {
+      const kept = index < before.length ? reconcile(before[index], after[index]) : after[index]
+      if (kept !== before[index]) same = false
+      merged[index] = kept
+    }
     return (same ? previous : merged) as T
   }
   const before = previous as Record<string, unknown>
   const after = next as Record<string, unknown>
-  const keys = Object.keys(after)
-  let same = keys.length === Object.keys(before).length
+  let same = true
+  let count = 0
   const merged: Record<string, unknown> = {}
-  for (const key of keys) {
-    const kept = Object.hasOwn(before, key) ? reconcile(before[key], after[key]) : after[key]
-    if (kept !== before[key] || !Object.hasOwn(before, key)) same = false
-    // defineProperty keeps a `__proto__` key as data.
-    Object.defineProperty(merged, key, {
-      value: kept,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    })
+  for (const key in after) {
+    if (!Object.hasOwn(after, key)) continue
+    count++
+    const had = Object.hasOwn(before, key)
+    const kept = had ? reconcile(before[key], after[key]) : after[key]
+    if (!had || kept !== before[key]) same = false
+    // Plain assignment is fast; `__proto__` needs a data property so it stays data.
+    if (key === '__proto__') {
+      Object.defineProperty(merged, key, {
+        value: kept,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
+    } else merged[key] = kept
   }
-  return (same ? previous : merged) as T
+  if (same) {
+    for (const key in before) if (Object.hasOwn(before, key) && --count < 0) break
+    if (count === 0) return previous
+  }
+  return merged as T
 }
 
 /** Freezes a value deeply (immer's freeze), so a snapshot cannot be changed by accident. */

@@ -54,6 +54,8 @@ export interface SubscriptionHost {
     itemId: string,
     base: JsonValue | undefined,
   ): JsonValue | undefined
+  /** True while some optimistic change is pending anywhere (else overlays are skipped). */
+  readonly hasPending: boolean
   readonly lingerMs: number
   readonly freeze: <T>(value: T) => T
 }
@@ -157,15 +159,17 @@ export class Subscription {
       return this.host.freeze({ status, data, error })
     }
     let items = this.cache.list()
-    let overlaid = false
-    const ids = [...this.cache.ids()]
-    const withOverlay = items.map((item, index) => {
-      const value = this.host.overlay(this, ids[index] as string, item)
-      if (value === undefined) return item
-      overlaid = true
-      return value
-    })
-    if (overlaid) items = withOverlay
+    const ids = this.cache.idList()
+    if (this.host.hasPending) {
+      let overlaid = false
+      const withOverlay = items.map((item, index) => {
+        const value = this.host.overlay(this, ids[index] as string, item)
+        if (value === undefined) return item
+        overlaid = true
+        return value
+      })
+      if (overlaid) items = withOverlay
+    }
     const previous = this.store?.get() as GroupSnapshot<JsonValue> | undefined
     if (
       previous &&

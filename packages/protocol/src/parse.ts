@@ -211,17 +211,23 @@ function readStreamFrame(frame: Record<string, unknown>, extensions: boolean): S
   // The engine's `id` is an Option: absent reads as null.
   const id = optionalNullableString(frame, 'id', 'id') ?? null
   const event = readEvent(requireObject(frame, 'event', 'event'), extensions)
-  const base = { type: 'stream' as const, timestamp, streamName, groupId, id, event }
-  if (!extensions) return base
-  const seq = optionalSeq(frame, 'seq', 'seq')
-  const epoch = optionalString(frame, 'epoch', 'epoch')
-  const subscriptionId = optionalString(frame, 'subscriptionId', 'subscriptionId')
-  return {
-    ...base,
-    ...(seq === undefined ? {} : { seq }),
-    ...(epoch === undefined ? {} : { epoch }),
-    ...(subscriptionId === undefined ? {} : { subscriptionId }),
+  const result: { -readonly [K in keyof StreamFrame]: StreamFrame[K] } = {
+    type: 'stream',
+    timestamp,
+    streamName,
+    groupId,
+    id,
+    event,
   }
+  if (!extensions) return result
+  // Assigned only when present (one object, no spreads: this runs for every frame a client reads).
+  const seq = optionalSeq(frame, 'seq', 'seq')
+  if (seq !== undefined) result.seq = seq
+  const epoch = optionalString(frame, 'epoch', 'epoch')
+  if (epoch !== undefined) result.epoch = epoch
+  const subscriptionId = optionalString(frame, 'subscriptionId', 'subscriptionId')
+  if (subscriptionId !== undefined) result.subscriptionId = subscriptionId
+  return result
 }
 
 function readEvent(event: Record<string, unknown>, extensions: boolean): StreamEvent {
