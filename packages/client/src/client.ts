@@ -144,6 +144,7 @@ class Client implements StreamClient, SubscriptionHost {
   /** Plain connections get one copy of a change per matching subscription: later copies are skipped. */
   #lastText = ''
   #copiesToSkip = 0
+  #lastGroup = { stream: '', group: '', key: '' }
   #flushScheduled = false
   readonly #stopWatchdog: () => void
   readonly #removeBrowserListeners: () => void
@@ -539,11 +540,20 @@ class Client implements StreamClient, SubscriptionHost {
 
   /** The joined subscriptions a change or event goes to (group, and the item's own). */
   #matching(frame: StreamFrame): Subscription[] {
+    // Frames of one group come in runs: keep its key rather than build it per frame.
+    if (frame.streamName !== this.#lastGroup.stream || frame.groupId !== this.#lastGroup.group) {
+      this.#lastGroup = {
+        stream: frame.streamName,
+        group: frame.groupId,
+        key: keyOf(frame.streamName, frame.groupId, null),
+      }
+    }
+    const groupKey = this.#lastGroup.key
     const result: Subscription[] = []
-    const group = this.#subscriptions.get(keyOf(frame.streamName, frame.groupId, null))
+    const group = this.#subscriptions.get(groupKey)
     if (group?.joined) result.push(group)
-    if (frame.id !== null) {
-      const item = this.#subscriptions.get(keyOf(frame.streamName, frame.groupId, frame.id))
+    if (frame.id !== null && this.#subscriptions.size > 1) {
+      const item = this.#subscriptions.get(`${groupKey}\u0000${frame.id}`)
       if (item?.joined) result.push(item)
     }
     return result
