@@ -552,7 +552,7 @@ class Client implements StreamClient, SubscriptionHost {
     const result: Subscription[] = []
     const group = this.#subscriptions.get(groupKey)
     if (group?.joined) result.push(group)
-    if (frame.id !== null && this.#subscriptions.size > 1) {
+    if (frame.id !== null) {
       const item = this.#subscriptions.get(`${groupKey}\u0000${frame.id}`)
       if (item?.joined) result.push(item)
     }
