@@ -1,9 +1,19 @@
 import { defineProject, mergeConfig } from 'vitest/config'
-import { sharedConfig } from '../../vitest.shared.ts'
+import { SOURCE_CONDITION, sharedConfig } from '../../vitest.shared.ts'
 
-export default mergeConfig(
+const config = mergeConfig(
   sharedConfig,
   defineProject({
     test: { name: 'server', environment: 'node', include: ['src/**/*.test.ts'] },
   }),
 )
+// Resolve dependencies as Node does. Vite's default "module" condition would hand Node the ESM
+// builds of iii-sdk's OpenTelemetry dependencies, whose directory imports Node refuses.
+config.ssr = {
+  ...config.ssr,
+  resolve: {
+    ...config.ssr?.resolve,
+    conditions: [SOURCE_CONDITION, 'node', 'development|production'],
+  },
+}
+export default config

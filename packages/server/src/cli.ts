@@ -20,6 +20,8 @@ Options:
   --no-extensions        behave exactly like a plain engine
   --allowed-origin <url> a browser origin allowed to connect (repeatable; * for any;
                          default: pages served from loopback hosts only)
+  --worker-port <n>      the worker port for iii-sdk workers (default 49134; 0 picks a free one)
+  --no-worker-port       serve no worker port
   --heartbeat-ms <n>     heartbeat of extended connections (default 15000)
   -h, --help             this text
 `
@@ -48,6 +50,8 @@ function parseCommandLine(argv: readonly string[]): Command {
   }
   const port = integer(values.port, 'port', 3112)
   const heartbeatMs = integer(values['heartbeat-ms'], 'heartbeat-ms', 15_000)
+  const workerPort = integer(values['worker-port'], 'worker-port', 49_134)
+  if (typeof workerPort === 'string') return { ok: false, message: workerPort }
   if (typeof port === 'string') return { ok: false, message: port }
   if (typeof heartbeatMs === 'string') return { ok: false, message: heartbeatMs }
   let adapter: AdapterOption
@@ -64,6 +68,7 @@ function parseCommandLine(argv: readonly string[]): Command {
       adapter,
       extensions: !values['no-extensions'],
       heartbeatMs,
+      workerPort: values['no-worker-port'] ? false : workerPort,
       ...(values['allowed-origin'] ? { allowedOrigins: values['allowed-origin'] } : {}),
     },
   }
@@ -81,6 +86,8 @@ function parse(argv: readonly string[]) {
       'no-extensions': { type: 'boolean' },
       'allowed-origin': { type: 'string', multiple: true },
       'heartbeat-ms': { type: 'string' },
+      'worker-port': { type: 'string' },
+      'no-worker-port': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -114,6 +121,7 @@ async function main(): Promise<void> {
     return
   }
   process.stdout.write(`stream  ${server.url}\n`)
+  if (server.workerUrl) process.stdout.write(`worker  ${server.workerUrl}\n`)
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return

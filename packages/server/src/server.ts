@@ -35,6 +35,7 @@ import {
   readTarget,
   refuseUpgrade,
 } from './upgrade.ts'
+import { openWorkerPort } from './worker-port/worker-port.ts'
 
 /** Where items live: in memory (the default, gone at exit) or in a directory (durable). */
 export type AdapterOption =
@@ -64,6 +65,11 @@ export interface StreamServerOptions {
   readonly heartbeatMs?: number
   /** Subscriptions per connection. Default 1000. */
   readonly maxSubscriptions?: number
+  /**
+   * The engine's worker port for unmodified `iii-sdk` workers (49134 in the engine): a port number,
+   * `0` for a free one, or `false` (the default here) for none.
+   */
+  readonly workerPort?: number | false
   /** Largest accepted frame in bytes. Default 1 MiB. */
   readonly maxFrameBytes?: number
   /** Unsent bytes after which a socket is closed with 4008. Default 4 MiB. */
@@ -100,6 +106,10 @@ export interface StreamServer {
   readonly epoch: string
   /** Open sockets on the stream port. */
   readonly connectionCount: number
+  /** The bound worker port, or null without one. */
+  readonly workerPort: number | null
+  /** `ws://host:workerPort/`, or null. */
+  readonly workerUrl: string | null
   /** Calls a function (a built-in `stream::*`, or a registered one) and returns its result. */
   trigger<TInput = unknown, TOutput = unknown>(request: TriggerRequest<TInput>): Promise<TOutput>
   registerFunction(id: string, handler: FunctionHandler, options?: FunctionOptions): FunctionRef
@@ -140,6 +150,8 @@ export async function createStreamServer(options: StreamServerOptions = {}): Pro
   const registry = new Registry(STREAM_TRIGGER_TYPES)
   const service = new StreamService(adapter, registry, logger)
   service.register()
+  // The 0.22/0.23 SDKs announce themselves with this call (void); there is nothing to record.
+  registry.registerFunction('engine::workers::register', async () => null)
   const hub = new Hub()
   const core: ServerCore = {
     adapter,
@@ -238,6 +250,15 @@ export async function createStreamServer(options: StreamServerOptions = {}): Pro
   const host = options.host ?? DEFAULTS.host
   const urlHost = host.includes(':') ? `[${host}]` : host
 
+  const workers =
+    options.workerPort === undefined || options.workerPort === false
+      ? null
+      : await openWorkerPort(options.workerPort, host, {
+          registry,
+          logger,
+          trigger: (request) => trigger(registry, request as TriggerRequest, logger),
+        })
+
   const heartbeat = setInterval(() => {
     const now = Date.now()
     for (const connection of core.connections) connection.heartbeat(now, heartbeatMs)
@@ -255,12 +276,17 @@ export async function createStreamServer(options: StreamServerOptions = {}): Pro
     get connectionCount() {
       return core.connections.size
     },
+    workerPort: workers?.port ?? null,
+    workerUrl: workers ? `ws://${urlHost}:${workers.port}/` : null,
     trigger: (request) => trigger(registry, request, logger) as never,
     registerFunction: (id, handler, functionOptions) =>
       registry.registerFunction(id, handler, functionOptions),
     registerTrigger: (input) => registry.registerTrigger(input),
     close() {
-      closing ??= shutDown(http, core, heartbeat, unsubscribe)
+      closing ??= Promise.all([
+        workers?.close(),
+        shutDown(http, core, heartbeat, unsubscribe),
+      ]).then(() => {})
       return closing
     },
   }

@@ -41,7 +41,17 @@ function cli(args: string[]) {
 describe('iii-streams serve', () => {
   it('prints its endpoint, serves, and on SIGTERM closes clients with 1001 and exits 0', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'iii-cli-'))
-    const run = cli(['serve', '--port', '0', '--adapter', 'file', '--data-dir', dir])
+    const run = cli([
+      'serve',
+      '--port',
+      '0',
+      '--worker-port',
+      '0',
+      '--adapter',
+      'file',
+      '--data-dir',
+      dir,
+    ])
     const [, port] = await run.line(/^stream {2}ws:\/\/127\.0\.0\.1:(\d+)\/$/m)
     const client = await connect({ port: Number(port) })
     client.join('s', 'chat', 'room-1')
