@@ -2,6 +2,10 @@ import { type IIIClient, InvocationError, registerWorker, TriggerAction } from '
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import type { StreamServer } from '../index.ts'
+
+/** The harness's server, whose log lines a test can read. */
+type TestServer = StreamServer & { log: string[] }
+
 import { connect, startServer } from './_harness.ts'
 
 const workers: IIIClient[] = []
@@ -12,7 +16,7 @@ afterEach(async () => {
 /** A server with a worker port, and an unmodified iii-sdk worker connected to it. */
 async function withWorker(
   name = 'test-worker',
-): Promise<{ server: StreamServer; worker: IIIClient }> {
+): Promise<{ server: TestServer; worker: IIIClient }> {
   const server = await startServer({ workerPort: 0 })
   const worker = connectWorker(server, name)
   await waitForWorkers(server, 1)
@@ -46,7 +50,7 @@ async function registered(
     .toBe(true)
 }
 
-async function waitForWorkers(server: StreamServer, count: number): Promise<void> {
+async function waitForWorkers(server: TestServer, count: number): Promise<void> {
   await expect
     .poll(() => server.log.filter((line) => line.includes('connected')).length)
     .toBeGreaterThanOrEqual(count)
