@@ -55,6 +55,8 @@ export interface RegisteredTrigger {
 interface RegisteredFunction {
   readonly handler: FunctionHandler
   readonly options: FunctionOptions
+  /** The worker serving it, if a worker registered it. */
+  readonly worker: string | undefined
 }
 
 /**
@@ -72,19 +74,26 @@ export class Registry {
     this.#triggerTypes = triggerTypes
   }
 
+  /**
+   * `worker` marks a function a worker serves: a later registration of the same id by a worker
+   * replaces it (a reconnecting worker may register again before its old socket is seen closed).
+   * Any other clash throws.
+   */
   registerFunction(
     id: string,
     handler: FunctionHandler,
     options: FunctionOptions = {},
+    worker?: string,
   ): FunctionRef {
     if (typeof id !== 'string' || id === '')
       throw new TypeError('A function id must be a non-empty string.')
     if (typeof handler !== 'function')
       throw new TypeError(`The handler of ${id} must be a function.`)
-    if (this.#functions.has(id)) {
+    const existing = this.#functions.get(id)
+    if (existing && (worker === undefined || existing.worker === undefined)) {
       throw new Error(`Function ${id} is already registered; unregister it first.`)
     }
-    const entry = { handler, options }
+    const entry: RegisteredFunction = { handler, options, worker }
     this.#functions.set(id, entry)
     return {
       id,

@@ -265,12 +265,26 @@ describe('the worker port with iii-sdk 0.22.1', () => {
     const first = workers[0]!
     first.registerFunction('svc::ping', async () => 'first')
     await registered(server, 'svc::ping')
-    await first.shutdown()
+    // The newer registration wins while the first worker is still connected (as after a
+    // reconnect, before the old socket is seen closed), and the old one leaving does not take it.
     const second = connectWorker(server, 'second')
     second.registerFunction('svc::ping', async () => 'second')
     await expect
       .poll(async () => server.trigger({ function_id: 'svc::ping', payload: {} }).catch(() => null))
       .toBe('second')
+    await first.shutdown()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await server.trigger({ function_id: 'svc::ping', payload: {} })).toBe('second')
+    // Built-in functions are never taken over.
+    second.registerFunction('stream::set', async () => 'hijacked')
+    second.registerFunction('after', async () => true)
+    await registered(server, 'after')
+    expect(
+      await server.trigger({ function_id: 'stream::set', payload: { ...item, data: 1 } }),
+    ).toEqual({
+      old_value: null,
+      new_value: 1,
+    })
     const errors: string[] = []
     const original = console.error
     console.error = (...args: unknown[]) => void errors.push(args.join(' '))

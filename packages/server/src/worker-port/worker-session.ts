@@ -111,8 +111,11 @@ export class WorkerSession {
     if (typeof id !== 'string' || id === '') return
     this.#functions.get(id)?.unregister()
     try {
-      const ref = this.host.registry.registerFunction(id, (data, metadata) =>
-        this.call(id, data, metadata),
+      const ref = this.host.registry.registerFunction(
+        id,
+        (data, metadata) => this.call(id, data, metadata),
+        {},
+        this.workerId,
       )
       this.#functions.set(id, ref)
     } catch (error) {
