@@ -18,6 +18,7 @@ Options:
   --adapter <name>       memory (default) or file
   --data-dir <dir>       directory of the file adapter (default ./data)
   --no-extensions        behave exactly like a plain engine
+  --auth-function <id>   the function that turns each connection into an auth context
   --allowed-origin <url> a browser origin allowed to connect (repeatable; * for any;
                          default: pages served from loopback hosts only)
   --worker-port <n>      the worker port for iii-sdk workers (default 49134; 0 picks a free one)
@@ -69,6 +70,7 @@ function parseCommandLine(argv: readonly string[]): Command {
       extensions: !values['no-extensions'],
       heartbeatMs,
       workerPort: values['no-worker-port'] ? false : workerPort,
+      ...(values['auth-function'] ? { authFunction: values['auth-function'] } : {}),
       ...(values['allowed-origin'] ? { allowedOrigins: values['allowed-origin'] } : {}),
     },
   }
@@ -84,6 +86,7 @@ function parse(argv: readonly string[]) {
       adapter: { type: 'string' },
       'data-dir': { type: 'string' },
       'no-extensions': { type: 'boolean' },
+      'auth-function': { type: 'string' },
       'allowed-origin': { type: 'string', multiple: true },
       'heartbeat-ms': { type: 'string' },
       'worker-port': { type: 'string' },
