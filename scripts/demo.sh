@@ -1,7 +1,68 @@
 #!/usr/bin/env bash
-# The main job. Until the demo apps land (issue 7) it sets up the workspace, runs the tests of what
-# exists and prints the protocol benchmark.
+# The main job: the iii-streams demo. Sets up the workspace, then starts the stream server (file
+# adapter under ./data, so history survives a restart), the demo backend (an iii-sdk worker) and the
+# three apps on fixed ports, and prints one line per URL. Ctrl-C stops everything.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-bash "$ROOT/scripts/test.sh"
+ensure_deps
 cd "$ROOT"
-pnpm run -s bench
+
+# The script-tag page loads the client's IIFE bundle, which the build makes.
+pnpm --filter @iii-streams/protocol --filter @iii-streams/client run -s build >/dev/null
+
+TSX="$ROOT/packages/server/node_modules/.bin/tsx"
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "stopping the demo…"
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  exit 0
+}
+trap stop INT TERM EXIT
+
+# Each service runs in its own process group (set -m), so stopping it stops its children too.
+set -m
+start() {
+  local log="$ROOT/.cache/demo-$1.log"
+  shift
+  "$@" >"$log" 2>&1 &
+  pids+=("$!")
+}
+wait_for() {
+  local url=$1
+  for _ in $(seq 1 150); do
+    if node -e "fetch('$url').then(()=>process.exit(0),()=>process.exit(1))" 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "$url did not come up; see .cache/demo-*.log" >&2
+  return 1
+}
+mkdir -p .cache data
+
+start server "$TSX" --conditions=@iii-streams/source packages/server/src/cli.ts serve \
+  --port 3112 --worker-port 49134 --auth-function demo::auth --adapter file --data-dir "$ROOT/data"
+wait_for http://127.0.0.1:3112/
+start backend bash -c "cd '$ROOT/apps/backend' && exec ./node_modules/.bin/tsx src/main.ts"
+wait_for http://127.0.0.1:3114/api/health
+start dashboard pnpm --filter @iii-streams/dashboard exec vite --port 5173 --strictPort --host 127.0.0.1
+start chat pnpm --filter @iii-streams/chat exec vite --port 5174 --strictPort --host 127.0.0.1
+start script-tag node apps/script-tag/serve.mjs 5175
+wait_for http://127.0.0.1:5173/
+wait_for http://127.0.0.1:5174/
+wait_for http://127.0.0.1:5175/
+set +m
+
+cat <<EOF
+
+iii-streams demo is up:
+  stream      ws://127.0.0.1:3112/      (iii stream port; data in ./data)
+  worker      ws://127.0.0.1:49134/     (iii worker port; the demo backend is connected)
+  backend     http://127.0.0.1:3114/api
+  dashboard   http://127.0.0.1:5173/
+  chat        http://127.0.0.1:5174/?user=alice   (open a second tab with ?user=bob)
+  script-tag  http://127.0.0.1:5175/
+
+Ctrl-C stops everything. Logs: .cache/demo-*.log
+EOF
+wait

@@ -24,3 +24,13 @@ ensure_deps() {
     pnpm install --reporter=append-only
   fi
 }
+
+# Debian packages the tests need and a fresh machine lacks (Chromium for the end-to-end tests).
+ensure_system_packages() {
+  if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the end-to-end tests…"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+}
