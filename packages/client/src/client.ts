@@ -174,6 +174,20 @@ class Client implements StreamClient, SubscriptionHost {
     return this.#pending.size > 0
   }
 
+  pendingNewItems(subscription: Subscription): [string, JsonValue][] {
+    if (!subscription.isGroup) return []
+    const prefix = `${keyOf(subscription.stream, subscription.group, null)}\u0000`
+    const created: [string, JsonValue][] = []
+    for (const key of this.#pending.keys()) {
+      if (!key.startsWith(prefix)) continue
+      const id = key.slice(prefix.length)
+      if (subscription.cache.has(id)) continue
+      const value = this.overlay(subscription, id, undefined)
+      if (value !== undefined) created.push([id, value])
+    }
+    return created
+  }
+
   get badFrames(): number {
     return this.#badFrames
   }

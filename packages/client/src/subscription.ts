@@ -56,6 +56,8 @@ export interface SubscriptionHost {
   ): JsonValue | undefined
   /** True while some optimistic change is pending anywhere (else overlays are skipped). */
   readonly hasPending: boolean
+  /** Items of this group that exist only as pending optimistic changes (not cached yet). */
+  pendingNewItems(subscription: Subscription): [string, JsonValue][]
   readonly lingerMs: number
   readonly freeze: <T>(value: T) => T
 }
@@ -159,7 +161,7 @@ export class Subscription {
       return this.host.freeze({ status, data, error })
     }
     let items = this.cache.list()
-    const ids = this.cache.idList()
+    let ids = this.cache.idList()
     if (this.host.hasPending) {
       let overlaid = false
       const withOverlay = items.map((item, index) => {
@@ -168,7 +170,12 @@ export class Subscription {
         overlaid = true
         return value
       })
-      if (overlaid) items = withOverlay
+      // An optimistic create shows at once, after the items the server sent.
+      const created = this.host.pendingNewItems(this)
+      if (overlaid || created.length > 0) {
+        items = [...withOverlay, ...created.map(([, value]) => value)]
+        ids = [...ids, ...created.map(([id]) => id)]
+      }
     }
     const previous = this.store?.get() as GroupSnapshot<JsonValue> | undefined
     if (

@@ -220,6 +220,41 @@ describe('lifecycle', () => {
   })
 })
 
+describe('optimistic creates', () => {
+  it('shows a new item at once in its group and in an item read, and removes it on rollback', async () => {
+    const { socket, client } = setup()
+    const group = client.group<{ id: string; text: string }>('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', text: 'old' }] }))
+    const item = client.item<{ id: string; text: string }>('s', 'g', 'new')
+    const seen: unknown[] = []
+    item.subscribe((snapshot) => seen.push(snapshot.data))
+    let fail: (error: Error) => void = () => {}
+    const done = client.mutate(
+      's',
+      'g',
+      'new',
+      [{ type: 'set', path: '', value: { id: 'new', text: 'hi' } }],
+      () =>
+        new Promise((_, reject) => {
+          fail = reject
+        }),
+    )
+    expect(group.get().items).toEqual([
+      { id: 'a', text: 'old' },
+      { id: 'new', text: 'hi' },
+    ])
+    expect(group.get().byId.get('new')).toEqual({ id: 'new', text: 'hi' })
+    expect(item.get().data).toEqual({ id: 'new', text: 'hi' })
+    fail(new Error('no'))
+    await expect(done).rejects.toMatchObject({ code: 'commit_failed' })
+    expect(group.get().items).toEqual([{ id: 'a', text: 'old' }])
+    expect(item.get().data).toBeNull()
+    expect(seen).toEqual([null, { id: 'new', text: 'hi' }, null])
+  })
+})
+
 describe('backoff', () => {
   it('grows, caps and jitters each attempt', () => {
     expect(backoffDelay(1, () => 0)).toBe(BACKOFF.baseMs / 2)
