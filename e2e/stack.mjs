@@ -19,22 +19,42 @@ const env = {
 const children = new Set()
 
 function run(name, command, args, options = {}) {
-  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'], ...options })
+  const child = spawn(command, args, {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    ...options,
+  })
   children.add(child)
   child.on('exit', () => children.delete(child))
   return child
 }
 
 function build(filter) {
-  const result = spawnSync('npx', ['--yes', 'pnpm@10.34.9', '--filter', filter, 'run', 'build'], { cwd: root, env, stdio: 'inherit' })
+  const result = spawnSync('npx', ['--yes', 'pnpm@10.34.9', '--filter', filter, 'run', 'build'], {
+    cwd: root,
+    env,
+    stdio: 'inherit',
+  })
   if (result.status !== 0) throw new Error(`building ${filter} failed`)
 }
 
 let server
 function startServer() {
   server = run('server', tsx, [
-    '--conditions=@iii-streams/source', 'packages/server/src/cli.ts', 'serve',
-    '--port', '4112', '--worker-port', '4134', '--auth-function', 'demo::auth', '--adapter', 'file', '--data-dir', data,
+    '--conditions=@iii-streams/source',
+    'packages/server/src/cli.ts',
+    'serve',
+    '--port',
+    '4112',
+    '--worker-port',
+    '4134',
+    '--auth-function',
+    'demo::auth',
+    '--adapter',
+    'file',
+    '--data-dir',
+    data,
   ])
 }
 
@@ -47,15 +67,29 @@ run('backend', join(root, 'apps/backend/node_modules/.bin/tsx'), ['src/main.ts']
   cwd: join(root, 'apps/backend'),
   env: { ...env, III_WORKER_URL: 'ws://127.0.0.1:4134', DEMO_API_PORT: '4114' },
 })
-for (const [app, port] of [['dashboard', '4173'], ['chat', '4174']]) {
-  run(app, join(root, `apps/${app}/node_modules/.bin/vite`), ['preview', '--port', port, '--strictPort', '--host', '127.0.0.1'], {
-    cwd: join(root, `apps/${app}`),
-  })
+for (const [app, port] of [
+  ['dashboard', '4173'],
+  ['chat', '4174'],
+]) {
+  run(
+    app,
+    join(root, `apps/${app}/node_modules/.bin/vite`),
+    ['preview', '--port', port, '--strictPort', '--host', '127.0.0.1'],
+    {
+      cwd: join(root, `apps/${app}`),
+    },
+  )
 }
 run('script-tag', process.execPath, ['apps/script-tag/serve.mjs', '4175'])
 
 // Ready when every service answers (the stream port answers plain HTTP with 426).
-for (const url of ['http://127.0.0.1:4112/', 'http://127.0.0.1:4114/api/health', 'http://127.0.0.1:4173/', 'http://127.0.0.1:4174/', 'http://127.0.0.1:4175/']) {
+for (const url of [
+  'http://127.0.0.1:4112/',
+  'http://127.0.0.1:4114/api/health',
+  'http://127.0.0.1:4173/',
+  'http://127.0.0.1:4174/',
+  'http://127.0.0.1:4175/',
+]) {
   for (let attempt = 0; ; attempt++) {
     try {
       await fetch(url)

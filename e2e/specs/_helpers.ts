@@ -7,12 +7,15 @@ export const CONTROL = 'http://127.0.0.1:4199'
 
 /** A room named after the test, unique per run. */
 export function roomFor(title: string): string {
-  return `${title.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 40)}-${Date.now().toString(36)}`
+  return `${title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 40)}-${Date.now().toString(36)}`
 }
 
 export async function openChat(page: Page, user: string, room: string): Promise<void> {
   await page.goto(`${CHAT}/?user=${user}&room=${room}`)
-  await page.getByTestId('connection').filter({ hasText: /open/ }).waitFor()
+  await page.locator('[data-testid="connection"][data-status="open"]').waitFor()
 }
 
 export async function send(page: Page, text: string): Promise<void> {

@@ -9,7 +9,12 @@ async function serverValues(page: import('@playwright/test').Page, id: string): 
         const seen: number[] = []
         const socket = new WebSocket('ws://127.0.0.1:4112/')
         socket.onopen = () =>
-          socket.send(JSON.stringify({ type: 'join', data: { subscriptionId: 'probe', streamName: 'metrics', groupId: 'live', id: metric } }))
+          socket.send(
+            JSON.stringify({
+              type: 'join',
+              data: { subscriptionId: 'probe', streamName: 'metrics', groupId: 'live', id: metric },
+            }),
+          )
         socket.onmessage = (message) => {
           const frame = JSON.parse(message.data)
           if (frame.event?.data?.value !== undefined) seen.push(frame.event.data.value)
