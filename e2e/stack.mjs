@@ -58,6 +58,19 @@ function startServer() {
   ])
 }
 
+/** Resolves once nothing listens on the stream port any more. */
+async function portFreed() {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      await fetch('http://127.0.0.1:4112/')
+    } catch {
+      return
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error('the killed server still answers on 4112')
+}
+
 build('@iii-streams/protocol')
 build('@iii-streams/client')
 build('@iii-streams/dashboard')
@@ -103,10 +116,17 @@ for (const url of [
 
 createServer((request, response) => {
   if (request.method === 'POST' && request.url === '/restart') {
-    server.once('exit', () => {
-      startServer()
-      response.writeHead(200).end('restarted\n')
+    server.once('exit', async () => {
+      try {
+        await portFreed()
+        startServer()
+        response.writeHead(200).end('restarted\n')
+      } catch (error) {
+        response.writeHead(500).end(`${error.message}\n`)
+      }
     })
+    // tsx runs the CLI in a child process of its own: a crash must take both at once.
+    spawnSync('pkill', ['-KILL', '-P', String(server.pid)])
     server.kill('SIGKILL')
     return
   }
