@@ -1,11 +1,11 @@
 import {
+  createStore,
   type GroupSnapshot,
   isStreamsError,
   type Readable,
   type StreamClient,
 } from '@iii-streams/client'
 import { type Message, STREAMS } from './chat-types.ts'
-import { createValueStore } from './store.ts'
 
 /**
  * How long a message the backend accepted stays shown while the server's copy has not arrived: the
@@ -62,7 +62,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const group = client.group<Message>(STREAMS.chat, room)
   const entries = new Map<string, OutboxEntry>()
   const timers = new Set<ReturnType<typeof setTimeout>>()
-  const state = createValueStore<OutboxState>({ entries: new Map(), error: null })
+  const state = createStore<OutboxState>({ entries: new Map(), error: null })
 
   const publish = (error = state.get().error) => state.set({ entries: new Map(entries), error })
 

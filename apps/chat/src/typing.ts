@@ -1,5 +1,4 @@
-import type { Readable } from '@iii-streams/client'
-import { createValueStore } from './store.ts'
+import { createStore, type Readable } from '@iii-streams/client'
 
 /** Timing of the typing indicator. */
 export const TYPING_TIMING = {
@@ -58,7 +57,7 @@ export function createTypingTracker(
   timers: Timers = REAL_TIMERS,
 ): TypingTracker {
   const expiries = new Map<string, unknown>()
-  const state = createValueStore<readonly string[]>([])
+  const state = createStore<readonly string[]>([])
   const publish = () => state.set([...expiries.keys()])
   return {
     get: state.get,

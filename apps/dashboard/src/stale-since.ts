@@ -1,4 +1,4 @@
-import type { ConnectionState, Readable } from '@iii-streams/client'
+import { type ConnectionState, createStore, type Readable } from '@iii-streams/client'
 import { useSyncExternalStore } from 'react'
 import { client } from './client.ts'
 
@@ -11,31 +11,19 @@ import { client } from './client.ts'
  * staleSince.subscribe((since) => console.log(since === null ? 'live' : `stale since ${since}`))
  */
 export function createStaleSince(connection: Readable<ConnectionState>): Readable<number | null> {
-  let since: number | null = null
+  const since = createStore<number | null>(null)
   let wasOpen = false
-  const listeners = new Set<(value: number | null) => void>()
   // Subscribed for the page's life, like the client itself: the moment the socket drops is
   // recorded even while no component happens to be listening.
   connection.subscribe(({ status }) => {
-    let next = since
     if (status === 'open') {
       wasOpen = true
-      next = null
-    } else if (wasOpen && since === null) {
-      next = Date.now()
+      since.set(null)
+    } else if (wasOpen && since.get() === null) {
+      since.set(Date.now())
     }
-    if (next === since) return
-    since = next
-    for (const listener of [...listeners]) listener(since)
   })
-  return {
-    get: () => since,
-    subscribe(listener) {
-      listeners.add(listener)
-      listener(since)
-      return () => listeners.delete(listener)
-    },
-  }
+  return { get: since.get, subscribe: since.subscribe }
 }
 
 const staleSince = createStaleSince(client.connection)

@@ -6,7 +6,7 @@ export {
   type StreamClientOptions,
 } from './client.ts'
 export { isStreamsError, StreamsError, type StreamsErrorCode } from './errors.ts'
-export type { Readable } from './store.ts'
+export { createStore, type Readable, type WritableStore } from './store.ts'
 export type {
   GroupSnapshot,
   ItemSnapshot,

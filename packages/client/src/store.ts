@@ -17,8 +17,14 @@ export interface WritableStore<T> extends Readable<T> {
 }
 
 /**
- * Creates a store. `onStart` runs when the first listener arrives, `onStop` when the last leaves.
- * Setting a value `===` to the current one notifies nobody.
+ * Creates a store with the contract every iii-streams store has, for an app's or a binding's own
+ * state. `onStart` runs when the first listener arrives, `onStop` when the last leaves. Setting a
+ * value `===` to the current one notifies nobody.
+ *
+ * @example
+ * const count = createStore(0)
+ * count.subscribe((n) => console.log(n)) // 0 at once, then every change
+ * count.set(1)
  */
 export function createStore<T>(
   initial: T,

@@ -1,11 +1,13 @@
-import type {
-  ConnectionState,
-  GroupSnapshot,
-  ItemSnapshot,
-  JsonValue,
-  Readable,
-  StreamClient,
-  StreamEventMessage,
+import {
+  type ConnectionState,
+  createStore,
+  type GroupSnapshot,
+  type ItemSnapshot,
+  type JsonValue,
+  type Readable,
+  type StreamClient,
+  type StreamEventMessage,
+  type WritableStore,
 } from '@iii-streams/client'
 import { getStreamClient } from './context.ts'
 
@@ -70,29 +72,20 @@ export function streamEvents<TData = unknown>(
   group: string,
   client: StreamClient = getStreamClient(),
 ): Readable<StreamEventMessage<TData> | null> {
-  let latest: StreamEventMessage<TData> | null = null
   let stop: (() => void) | undefined
-  const listeners = new Set<(event: StreamEventMessage<TData> | null) => void>()
-  return {
-    get: () => latest,
-    subscribe(listener) {
-      // A wrapper per call, so that one function subscribed twice is two subscribers.
-      const entry = (event: StreamEventMessage<TData> | null) => listener(event)
-      listeners.add(entry)
-      stop ??= client.onEvent<TData>(stream, group, (event) => {
-        latest = event
-        for (const each of [...listeners]) each(event)
-      })
-      listener(latest)
-      return () => {
-        if (!listeners.delete(entry) || listeners.size > 0) return
+  const latest: WritableStore<StreamEventMessage<TData> | null> =
+    createStore<StreamEventMessage<TData> | null>(null, {
+      onStart: () => {
+        stop = client.onEvent<TData>(stream, group, (event) => latest.set(event))
+      },
+      onStop: () => {
         stop?.()
         stop = undefined
         // The next subscriber is called at once: it must not take an old event for a new one.
-        latest = null
-      }
-    },
-  }
+        latest.set(null)
+      },
+    })
+  return { get: latest.get, subscribe: latest.subscribe }
 }
 
 /**
