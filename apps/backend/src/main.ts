@@ -13,6 +13,9 @@ const host = process.env.DEMO_HOST ?? '127.0.0.1'
 
 const worker = registerWorker(workerUrl, {
   workerName: 'iii-streams-demo',
+  // A call in flight when the server dies never gets its answer: give up in 3 s, not the SDK's
+  // 30 s, so the metrics loop recovers as soon as the server is back.
+  invocationTimeoutMs: 3000,
   otel: { enabled: false },
   enableMetricsReporting: false,
 })
