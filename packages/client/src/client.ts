@@ -15,10 +15,11 @@ import { createStore, type Readable } from './store.ts'
 import {
   type GroupSnapshot,
   type ItemSnapshot,
-  readableOf,
   type StreamEventMessage,
   Subscription,
   type SubscriptionHost,
+  UNJOINED_GROUP,
+  UNJOINED_ITEM,
 } from './subscription.ts'
 import {
   type CreateTransport,
@@ -105,7 +106,17 @@ interface Pending {
 
 const DEFAULT_HEARTBEAT_MS = 15_000
 
-const isDevelopment = typeof process !== 'undefined' && process.env?.NODE_ENV !== 'production'
+/**
+ * Development deep-freezes snapshots. Bundlers replace `process.env.NODE_ENV` (Vite, webpack,
+ * esbuild); Node has it; a browser page without a bundler has no `process`: production.
+ */
+const isDevelopment = (() => {
+  try {
+    return process.env.NODE_ENV !== 'production'
+  } catch {
+    return false
+  }
+})()
 
 /**
  * Creates a client and starts connecting.
@@ -126,7 +137,6 @@ class Client implements StreamClient, SubscriptionHost {
   readonly #pending = new Map<string, Pending[]>()
   readonly #overlays = new Map<string, { base: JsonValue | undefined; value: JsonValue }>()
   readonly #dirty = new Set<Subscription>()
-  readonly #itemViews = new Map<string, Readable<unknown>>()
   readonly #connection = createStore<ConnectionState>({
     status: 'connecting',
     extensions: false,
@@ -145,6 +155,8 @@ class Client implements StreamClient, SubscriptionHost {
   #lastText = ''
   #copiesToSkip = 0
   #lastGroup = { stream: '', group: '', key: '' }
+  /** Item subscriptions joined (most apps have none: the per-frame lookup is then skipped). */
+  #joinedItems = 0
   #flushScheduled = false
   readonly #stopWatchdog: () => void
   readonly #removeBrowserListeners: () => void
@@ -193,22 +205,45 @@ class Client implements StreamClient, SubscriptionHost {
   }
 
   group<TItem>(stream: string, group: string): Readable<GroupSnapshot<TItem>> {
-    const subscription = this.#subscription(stream, group, null)
-    return readableOf(subscription, () => this.#hold(subscription))
+    return this.#readable(stream, group, null)
   }
 
   item<TItem>(stream: string, group: string, id: string): Readable<ItemSnapshot<TItem>> {
-    const own = this.#subscription(stream, group, id)
-    const ownReadable = readableOf<ItemSnapshot<TItem>>(own, () => this.#hold(own))
+    const own = this.#readable<ItemSnapshot<TItem>>(stream, group, id)
+    let served: { by: Subscription; view: Readable<ItemSnapshot<TItem>> } | undefined
     // Decided when read, not when created: a group already held serves its items without a second
     // join (frameworks create stores before they subscribe to them).
     const source = () => {
       const held = this.#subscriptions.get(keyOf(stream, group, null))
-      return held?.joined && !own.joined ? this.#itemOfGroup<TItem>(held, id) : ownReadable
+      if (!held?.joined || this.#subscriptions.get(keyOf(stream, group, id))?.joined) return own
+      if (served?.by !== held) served = { by: held, view: this.#itemOfGroup<TItem>(held, id) }
+      return served.view
     }
     return {
       get: () => source().get(),
       subscribe: (listener) => source().subscribe(listener),
+    }
+  }
+
+  /**
+   * The app's face of one subscription key. It looks the subscription up on every use: the one in
+   * use leaves the client's table after its last user and linger, and the next use starts anew (so
+   * stores an app creates and drops cost nothing once unused).
+   */
+  #readable<TSnapshot>(stream: string, group: string, id: string | null): Readable<TSnapshot> {
+    const key = keyOf(stream, group, id)
+    const unjoined = id === null ? UNJOINED_GROUP : UNJOINED_ITEM
+    return {
+      get: () => (this.#subscriptions.get(key)?.store.get() ?? unjoined) as TSnapshot,
+      subscribe: (listener) => {
+        const subscription = this.#subscription(stream, group, id)
+        const release = this.#hold(subscription)
+        const stop = subscription.store.subscribe(listener as (value: unknown) => void)
+        return () => {
+          stop()
+          release()
+        }
+      },
     }
   }
 
@@ -280,11 +315,13 @@ class Client implements StreamClient, SubscriptionHost {
   // ----- SubscriptionHost -----
 
   join(subscription: Subscription): void {
+    if (!subscription.isGroup) this.#joinedItems++
     this.#bySubscriptionId.set(subscription.subscriptionId, subscription)
     if (this.#open) this.#sendJoin(subscription)
   }
 
   leave(subscription: Subscription): void {
+    if (!subscription.isGroup) this.#joinedItems--
     this.#bySubscriptionId.delete(subscription.subscriptionId)
     if (this.#open) {
       this.#transport.send(
@@ -299,13 +336,10 @@ class Client implements StreamClient, SubscriptionHost {
         }),
       )
     }
-    // Nothing stale is shown to the next user: a later join starts from its sync.
+    // Retired: the next user of this key gets a new subscription that starts from its own sync.
     subscription.disconnected()
-    subscription.cache.replace([], [])
-    subscription.seq = null
-    subscription.status = 'loading'
-    subscription.error = null
-    this.schedule(subscription)
+    const key = keyOf(subscription.stream, subscription.group, subscription.id)
+    if (this.#subscriptions.get(key) === subscription) this.#subscriptions.delete(key)
   }
 
   schedule(subscription: Subscription): void {
@@ -531,18 +565,22 @@ class Client implements StreamClient, SubscriptionHost {
       else this.#resumed(subscription, frame)
       return
     }
-    const targets = this.#matching(frame)
-    if (!this.#extended && targets.length > 1) {
+    // A change goes to the group's subscription and to the item's own, when joined.
+    const group = this.#joinedGroup(frame)
+    const item = frame.id === null ? undefined : this.#joinedItem(frame.id)
+    if (!this.#extended && group !== undefined && item !== undefined) {
       this.#lastText = text
-      this.#copiesToSkip = targets.length - 1
+      this.#copiesToSkip = 1
     }
     if (event.type === 'event') {
       const message = { type: event.event.type, data: event.event.data, id: frame.id }
-      for (const subscription of targets)
-        for (const handler of [...subscription.events]) handler(message)
+      for (const subscription of [group, item])
+        for (const handler of [...(subscription?.events ?? [])]) handler(message)
       return
     }
-    for (const subscription of targets) this.#applyChange(subscription, frame)
+    // With one target the frame's data is held by nobody else: it can be reconciled in place.
+    if (group !== undefined) this.#applyChange(group, frame, item === undefined)
+    if (item !== undefined) this.#applyChange(item, frame, group === undefined)
   }
 
   /** The subscription a sync, unauthorized or resumed answers. */
@@ -552,8 +590,8 @@ class Client implements StreamClient, SubscriptionHost {
     return subscription?.joined ? subscription : undefined
   }
 
-  /** The joined subscriptions a change or event goes to (group, and the item's own). */
-  #matching(frame: StreamFrame): Subscription[] {
+  /** The joined subscription of the frame's group, if any. */
+  #joinedGroup(frame: StreamFrame): Subscription | undefined {
     // Frames of one group come in runs: keep its key rather than build it per frame.
     if (frame.streamName !== this.#lastGroup.stream || frame.groupId !== this.#lastGroup.group) {
       this.#lastGroup = {
@@ -562,15 +600,15 @@ class Client implements StreamClient, SubscriptionHost {
         key: keyOf(frame.streamName, frame.groupId, null),
       }
     }
-    const groupKey = this.#lastGroup.key
-    const result: Subscription[] = []
-    const group = this.#subscriptions.get(groupKey)
-    if (group?.joined) result.push(group)
-    if (frame.id !== null) {
-      const item = this.#subscriptions.get(`${groupKey}\u0000${frame.id}`)
-      if (item?.joined) result.push(item)
-    }
-    return result
+    const group = this.#subscriptions.get(this.#lastGroup.key)
+    return group?.joined ? group : undefined
+  }
+
+  /** The joined subscription of one item of the group `#joinedGroup` last looked at, if any. */
+  #joinedItem(id: string): Subscription | undefined {
+    if (this.#joinedItems === 0) return undefined
+    const item = this.#subscriptions.get(`${this.#lastGroup.key}\u0000${id}`)
+    return item?.joined ? item : undefined
   }
 
   #applySync(subscription: Subscription, frame: StreamFrame): void {
@@ -590,9 +628,9 @@ class Client implements StreamClient, SubscriptionHost {
         )
         return
       }
-      subscription.cache.replace(ids, event.data)
+      subscription.cache.replace(ids, event.data, true)
     } else if (event.data === null) subscription.cache.delete(subscription.id as string)
-    else subscription.cache.set(subscription.id as string, event.data)
+    else subscription.cache.set(subscription.id as string, event.data, true)
     subscription.synced = true
     subscription.seq = frame.seq ?? null
     subscription.epoch = frame.epoch ?? null
@@ -619,7 +657,8 @@ class Client implements StreamClient, SubscriptionHost {
     this.schedule(subscription)
   }
 
-  #applyChange(subscription: Subscription, frame: StreamFrame): void {
+  /** `fresh`: no other subscription received this frame (see `reconcile`). */
+  #applyChange(subscription: Subscription, frame: StreamFrame, fresh = false): void {
     if (!subscription.synced) {
       subscription.buffer.push(frame)
       return
@@ -640,7 +679,8 @@ class Client implements StreamClient, SubscriptionHost {
     const event = frame.event
     const pending = this.#pending.size > 0
     const before = pending ? this.overlay(subscription, id, subscription.cache.get(id)) : undefined
-    if (event.type === 'create' || event.type === 'update') subscription.cache.set(id, event.data)
+    if (event.type === 'create' || event.type === 'update')
+      subscription.cache.set(id, event.data, fresh)
     else if (event.type === 'delete') subscription.cache.delete(id)
     else if (event.type === 'patch' && !subscription.cache.patch(id, event.ops)) {
       this.#resync(subscription)
@@ -723,11 +763,8 @@ class Client implements StreamClient, SubscriptionHost {
     }
   }
 
-  /** The view of one item of a held group, one per item so that its snapshots stay stable. */
+  /** The view of one item of a held group (kept by its `item()` store, so its snapshots stay stable). */
   #itemOfGroup<TItem>(group: Subscription, id: string): Readable<ItemSnapshot<TItem>> {
-    const key = `${group.subscriptionId}\u0000${id}`
-    const known = this.#itemViews.get(key)
-    if (known) return known as Readable<ItemSnapshot<TItem>>
     let last: ItemSnapshot<TItem> | undefined
     const view = (snapshot: GroupSnapshot<TItem>): ItemSnapshot<TItem> => {
       const data = (this.overlay(group, id, group.cache.get(id)) ??
@@ -760,7 +797,6 @@ class Client implements StreamClient, SubscriptionHost {
         }
       },
     }
-    this.#itemViews.set(key, readable)
     return readable
   }
 

@@ -24,23 +24,26 @@ export class GroupCache<TItem> {
     return this.#items.has(id)
   }
 
-  /** Replaces everything with a sync's content; unchanged items keep their identity. */
-  replace(ids: readonly string[], values: readonly TItem[]): void {
+  /**
+   * Replaces everything with a sync's content; unchanged items keep their identity. `fresh`: the
+   * values are held by nobody else, so they may be reconciled in place (see `reconcile`).
+   */
+  replace(ids: readonly string[], values: readonly TItem[], fresh = false): void {
     const next = new Map<string, TItem>()
     ids.forEach((id, index) => {
       const previous = this.#items.get(id)
       const value = values[index] as TItem
-      next.set(id, previous === undefined ? value : reconcile(previous, value))
+      next.set(id, previous === undefined ? value : reconcile(previous, value, fresh))
     })
     this.#items = next
     this.#list = null
     this.#ids = null
   }
 
-  /** Stores a full value; returns false when nothing changed. */
-  set(id: string, value: TItem): boolean {
+  /** Stores a full value (`fresh` as in `replace`); returns false when nothing changed. */
+  set(id: string, value: TItem, fresh = false): boolean {
     const previous = this.#items.get(id)
-    const kept = previous === undefined ? value : reconcile(previous, value)
+    const kept = previous === undefined ? value : reconcile(previous, value, fresh)
     const isNew = !this.#items.has(id)
     if (kept === previous && !isNew) return false
     if (isNew) this.#ids = null

@@ -1,11 +1,15 @@
+import { type JsonObject, type JsonValue, setOwn } from '@iii-streams/protocol'
 import { freeze } from 'immer'
 
 /**
  * `next`, with every part that deep-equals the matching part of `previous` replaced by that part,
  * so unchanged items and sub-objects keep their identity (`===`) and memoised views do not
  * re-render. Returns `previous` itself when nothing changed.
+ *
+ * `fresh`: `next` is held by nobody else (just parsed from a frame), so its parts are replaced in
+ * place rather than copied into new objects.
  */
-export function reconcile<T>(previous: T, next: T): T {
+export function reconcile<T>(previous: T, next: T, fresh = false): T {
   if (Object.is(previous, next)) return previous
   if (
     typeof previous !== 'object' ||
@@ -21,40 +25,40 @@ export function reconcile<T>(previous: T, next: T): T {
     const before = previous as unknown as unknown[]
     const after = next as unknown as unknown[]
     let same = before.length === after.length
-    const merged = new Array<unknown>(after.length)
+    const merged = fresh ? after : new Array<unknown>(after.length)
     for (let index = 0; index < after.length; index++) {
-      const kept = index < before.length ? reconcile(before[index], after[index]) : after[index]
-      if (kept !== before[index]) same = false
-      merged[index] = kept
+      const value = after[index]
+      const old = before[index]
+      const kept = index < before.length ? keep(old, value, fresh) : value
+      if (kept !== old) same = false
+      if (!fresh || kept !== value) merged[index] = kept
     }
     return (same ? previous : merged) as T
   }
   const before = previous as Record<string, unknown>
   const after = next as Record<string, unknown>
-  let same = true
-  let count = 0
-  const merged: Record<string, unknown> = {}
-  for (const key in after) {
-    if (!Object.hasOwn(after, key)) continue
-    count++
-    const had = Object.hasOwn(before, key)
-    const kept = had ? reconcile(before[key], after[key]) : after[key]
-    if (!had || kept !== before[key]) same = false
-    // Plain assignment is fast; `__proto__` needs a data property so it stays data.
-    if (key === '__proto__') {
-      Object.defineProperty(merged, key, {
-        value: kept,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      })
-    } else merged[key] = kept
+  const keys = Object.keys(after)
+  // Same keys when every key of `after` is in `before` and both have as many.
+  let same = keys.length === Object.keys(before).length
+  const merged: Record<string, unknown> = fresh ? after : {}
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] as string
+    const value = after[key]
+    const old = before[key]
+    // A defined `old` is own data, or an inherited method that no JSON value equals; but
+    // `before.__proto__` reads the prototype (an object) unless `before` has it as its own.
+    const had = old !== undefined && key !== '__proto__' ? true : Object.hasOwn(before, key)
+    const kept = had ? keep(old, value, fresh) : value
+    if (!had || kept !== old) same = false
+    if (!fresh || kept !== value) setOwn(merged as JsonObject, key, kept as JsonValue)
   }
-  if (same) {
-    for (const key in before) if (Object.hasOwn(before, key) && --count < 0) break
-    if (count === 0) return previous
-  }
-  return merged as T
+  return (same ? previous : merged) as T
+}
+
+/** One part: scalars compared here (the common case, without a call), objects reconciled. */
+function keep(old: unknown, value: unknown, fresh: boolean): unknown {
+  if (typeof value === 'object' && value !== null) return reconcile(old, value, fresh)
+  return Object.is(old, value) ? old : value
 }
 
 /** Freezes a value deeply (immer's freeze), so a snapshot cannot be changed by accident. */

@@ -1,7 +1,7 @@
 import type { JsonValue, StreamFrame } from '@iii-streams/protocol'
 import type { StreamsError } from './errors.ts'
 import { GroupCache } from './group-cache.ts'
-import { createStore, type Readable, type WritableStore } from './store.ts'
+import { createStore, type WritableStore } from './store.ts'
 
 /** Where a subscription is in its life. */
 export type SubscriptionStatus = 'loading' | 'ready' | 'unauthorized' | 'error'
@@ -62,6 +62,19 @@ export interface SubscriptionHost {
   readonly freeze: <T>(value: T) => T
 }
 
+/** The snapshots of a key nobody has subscribed to yet (and a new subscription's first). */
+export const UNJOINED_GROUP: GroupSnapshot<never> = Object.freeze({
+  status: 'loading',
+  items: Object.freeze([]),
+  byId: new Map<string, never>(),
+  error: null,
+})
+export const UNJOINED_ITEM: ItemSnapshot<never> = Object.freeze({
+  status: 'loading',
+  data: null,
+  error: null,
+})
+
 let nextSubscriptionId = 1
 
 /**
@@ -93,7 +106,9 @@ export class Subscription {
     readonly id: string | null,
     private readonly host: SubscriptionHost,
   ) {
-    this.store = createStore(this.#snapshot())
+    this.store = createStore<GroupSnapshot<JsonValue> | ItemSnapshot<JsonValue>>(
+      id === null ? UNJOINED_GROUP : UNJOINED_ITEM,
+    )
   }
 
   get isGroup(): boolean {
@@ -186,16 +201,18 @@ export class Subscription {
     ) {
       return previous
     }
-    for (const item of items) this.host.freeze(item)
+    // The cache never changes a list it handed out (it builds a new one), so the snapshot can
+    // share it; in development it is deep-frozen, items included.
+    const list = this.host.freeze(items)
     let byId: Map<string, JsonValue> | undefined
     const order = ids
     const snapshot = {
       status,
-      items: Object.freeze(items.slice()),
+      items: list,
       error,
       // Built on first read only: most views use `items`.
       get byId(): ReadonlyMap<string, JsonValue> {
-        byId ??= new Map(order.map((id, index) => [id, items[index] as JsonValue]))
+        byId ??= new Map(order.map((id, index) => [id, list[index] as JsonValue]))
         return byId
       },
     }
@@ -207,22 +224,4 @@ function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
-}
-
-/** The readable face of a subscription, typed for the app. */
-export function readableOf<TSnapshot>(
-  subscription: Subscription,
-  hold: () => () => void,
-): Readable<TSnapshot> {
-  return {
-    get: () => subscription.store.get() as TSnapshot,
-    subscribe(listener) {
-      const release = hold()
-      const stop = subscription.store.subscribe(listener as (value: unknown) => void)
-      return () => {
-        stop()
-        release()
-      }
-    },
-  }
 }

@@ -27,7 +27,14 @@ export type {
 } from './frames.ts'
 export { EXTENSIONS_QUERY_PARAM, EXTENSIONS_VERSION, SERVER_ERROR_CODES } from './frames.ts'
 export type { JsonObject, JsonPrimitive, JsonValue } from './json.ts'
-export { cloneJson, findNonJson, MAX_JSON_DEPTH, parseJsonNumber, utf8ByteLength } from './json.ts'
+export {
+  cloneJson,
+  findNonJson,
+  MAX_JSON_DEPTH,
+  parseJsonNumber,
+  setOwn,
+  utf8ByteLength,
+} from './json.ts'
 export type {
   FrameError,
   FrameErrorCode,

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { createContext, runInContext } from 'node:vm'
 import { gzipSync } from 'node:zlib'
 import { build, type Rolldown } from 'vite'
 import { describe, expect, it } from 'vitest'
@@ -13,19 +14,54 @@ const PACKAGE = resolve(import.meta.dirname, '../..')
  * which the script-tag bundle must carry, leave too little for the protocol and the client. This
  * budget holds today's size so that it can only shrink; see the README's "Size".
  */
-const IIFE_BUDGET_BYTES = 15_200
+const IIFE_BUDGET_BYTES = 15_150
+
+/** Builds the script-tag bundle in memory (`define` replaces the config's). */
+async function buildIife(define?: Record<string, string>): Promise<string> {
+  const result = (await build({
+    configFile: resolve(PACKAGE, 'vite.config.ts'),
+    root: PACKAGE,
+    logLevel: 'silent',
+    build: { write: false, sourcemap: false },
+    ...(define ? { define } : {}),
+  })) as Rolldown.RolldownOutput[]
+  const chunk = result[0]?.output.find((file) => file.type === 'chunk')
+  expect(chunk?.fileName).toBe('iii-streams.iife.js')
+  return (chunk as { code: string }).code
+}
+
+/** Runs a bundle as a page's <script> would: in a fresh realm with a browser's globals, no `process`. */
+function runAsScript(code: string): typeof Client {
+  const page = createContext({
+    WebSocket,
+    setTimeout,
+    clearTimeout,
+    setInterval,
+    clearInterval,
+    queueMicrotask,
+    URL,
+    console,
+  })
+  return runInContext(`${code};IIIStreams`, page) as typeof Client
+}
+
+/** Syncs one group through a bundle's client against a real server; returns its items. */
+async function syncThrough(IIIStreams: typeof Client): Promise<readonly unknown[]> {
+  const server = await startServer()
+  await set(server, 'chat', 'room-1', 'm1', { text: 'from the bundle' })
+  const client = IIIStreams.createStreamClient({ url: server.url, WebSocket: WebSocket as never })
+  try {
+    const room = client.group('chat', 'room-1')
+    hold(room)
+    return (await until(room, (s) => s.status === 'ready')).items
+  } finally {
+    client.close()
+  }
+}
 
 describe('the script-tag bundle', () => {
   it(`defines IIIStreams, bundles its dependencies and stays within ${IIFE_BUDGET_BYTES} bytes min+gzip`, async () => {
-    const result = (await build({
-      configFile: resolve(PACKAGE, 'vite.config.ts'),
-      root: PACKAGE,
-      logLevel: 'silent',
-      build: { write: false, sourcemap: false },
-    })) as Rolldown.RolldownOutput[]
-    const chunk = result[0]?.output.find((file) => file.type === 'chunk')
-    expect(chunk?.fileName).toBe('iii-streams.iife.js')
-    const code = (chunk as { code: string }).code
+    const code = await buildIife()
     expect(code.startsWith('var IIIStreams=')).toBe(true)
     expect(code).not.toMatch(/\bimport\b[^(]|\brequire\(/)
     const size = gzipSync(code, { level: 9 }).length
@@ -34,16 +70,17 @@ describe('the script-tag bundle', () => {
     )
     expect(size).toBeLessThanOrEqual(IIFE_BUDGET_BYTES)
 
-    // The bundle works on its own: run it as a <script> would, and sync a group through it.
-    const IIIStreams = new Function(`${code};return IIIStreams`)() as typeof Client
-    const server = await startServer()
-    await set(server, 'chat', 'room-1', 'm1', { text: 'from the bundle' })
-    const client = IIIStreams.createStreamClient({ url: server.url, WebSocket: WebSocket as never })
-    const room = client.group('chat', 'room-1')
-    hold(room)
-    expect((await until(room, (s) => s.status === 'ready')).items).toEqual([
-      { text: 'from the bundle' },
-    ])
-    client.close()
+    // The bundle works on its own, in a page: sync a group through it. Production: not frozen.
+    const items = await syncThrough(runAsScript(code))
+    expect(items).toEqual([{ text: 'from the bundle' }])
+    expect(Object.isFrozen(items[0])).toBe(false)
+  })
+
+  it('deep-freezes snapshots in a development build, as a bundler in dev mode makes it', async () => {
+    const code = await buildIife({ 'process.env.NODE_ENV': JSON.stringify('development') })
+    const items = await syncThrough(runAsScript(code))
+    expect(items).toEqual([{ text: 'from the bundle' }])
+    expect(Object.isFrozen(items)).toBe(true)
+    expect(Object.isFrozen(items[0])).toBe(true)
   })
 })

@@ -189,6 +189,46 @@ describe('lifecycle', () => {
     expect(socket.sent.map((f) => f.type)).toEqual(['join', 'leave'])
   })
 
+  it('lets go of a key once its last user left and the linger passed: nothing is kept per key', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc
+    if (gc === undefined) throw new Error('run with --expose-gc (the client project sets it)')
+    const { socket, client } = setup()
+    socket.open()
+    const held: WeakRef<object>[] = []
+    const KEYS = 50
+    // (In a function of its own: an async function's suspended frame may hold its last locals.)
+    const useAndLeave = (index: number): void => {
+      const groupId = `g${index}`
+      const group = client.group<{ id: string }>('s', groupId)
+      const stop = group.subscribe(() => {})
+      const { subscriptionId } = (socket.sent.at(-1) as { data: { subscriptionId: string } }).data
+      socket.receive(frame({ type: 'sync', data: [{ id: 'a' }] }, { groupId, subscriptionId }))
+      // An item read that the held group serves, as a view would make it.
+      const item = client.item<{ id: string }>('s', groupId, 'a')
+      const data = item.get().data
+      expect(data).toEqual({ id: 'a' })
+      held.push(new WeakRef(data as object), new WeakRef(group.get()))
+      stop()
+      vi.advanceTimersByTime(100)
+      expect(group.get().status).toBe('loading')
+      expect(item.get()).toEqual({ status: 'loading', data: null, error: null })
+    }
+    for (let index = 0; index < KEYS; index++) useAndLeave(index)
+    expect(socket.sent.filter((sent) => sent.type === 'leave')).toHaveLength(KEYS)
+    vi.useRealTimers()
+    // WeakRef targets live until the current task ends: collect from a later task.
+    for (let round = 0; round < 5 && held.some((ref) => ref.deref() !== undefined); round++) {
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      gc()
+    }
+    expect(held.flatMap((ref, index) => (ref.deref() === undefined ? [] : [index]))).toEqual([])
+    // And a key used again starts afresh, with its own join and sync.
+    const again = client.group('s', 'g0')
+    again.subscribe(() => {})
+    expect(socket.sent.at(-1)).toMatchObject({ type: 'join', data: { groupId: 'g0' } })
+    expect(again.get().status).toBe('loading')
+  })
+
   it('keeps an optimistic change rebased on another writer, and drops it once its own change lands', async () => {
     const { socket, client } = setup()
     const group = client.group<{ id: string; n: number; by?: string }>('s', 'g')
