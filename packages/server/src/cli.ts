@@ -15,8 +15,9 @@ Runs an iii stream server (the engine's stream port, with the iii-streams extens
 Options:
   --port <n>             stream port (default 3112; 0 picks a free one)
   --host <addr>          address to bind (default 127.0.0.1)
-  --adapter <name>       memory (default) or file
+  --adapter <name>       memory (default), file or redis
   --data-dir <dir>       directory of the file adapter (default ./data)
+  --redis-url <url>      Redis of the redis adapter (default redis://127.0.0.1:6379)
   --no-extensions        behave exactly like a plain engine
   --auth-function <id>   the function that turns each connection into an auth context
   --allowed-origin <url> a browser origin allowed to connect (repeatable; * for any;
@@ -59,7 +60,10 @@ function parseCommandLine(argv: readonly string[]): Command {
   if (values.adapter === undefined || values.adapter === 'memory') adapter = { type: 'memory' }
   else if (values.adapter === 'file')
     adapter = { type: 'file', dir: values['data-dir'] ?? './data' }
-  else return { ok: false, message: `Unknown adapter "${values.adapter}": use memory or file.` }
+  else if (values.adapter === 'redis')
+    adapter = { type: 'redis', url: values['redis-url'] ?? 'redis://127.0.0.1:6379' }
+  else
+    return { ok: false, message: `Unknown adapter "${values.adapter}": use memory, file or redis.` }
   return {
     ok: true,
     help: false,
@@ -85,6 +89,7 @@ function parse(argv: readonly string[]) {
       host: { type: 'string' },
       adapter: { type: 'string' },
       'data-dir': { type: 'string' },
+      'redis-url': { type: 'string' },
       'no-extensions': { type: 'boolean' },
       'auth-function': { type: 'string' },
       'allowed-origin': { type: 'string', multiple: true },

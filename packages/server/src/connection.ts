@@ -20,6 +20,11 @@ export interface Subscription {
   readonly ref: GroupRef
   readonly key: string
   readonly id: string | null
+  /**
+   * The group's `seq` its sync (or resume) brought it to: a change numbered at or below it is
+   * already in what the client holds. (Over Redis such a change can arrive after the sync.)
+   */
+  syncedSeq: number | undefined
 }
 
 /** The key of a group in fan-out maps (NUL cannot appear in a name that matters here). */
@@ -33,6 +38,8 @@ const SLOW_CONSUMER_GRACE_MS = 10_000
 /** WebSocket close codes this server uses. */
 export const CLOSE_CODES = {
   goingAway: 1001,
+  /** Service restart: reconnect (and resync). */
+  resync: 1012,
   slowConsumer: 4008,
 } as const
 
@@ -62,7 +69,7 @@ export class Connection {
   #queue: Promise<void> = Promise.resolve()
   /** The group a join is reading right now (extended): its live changes wait until the sync is out. */
   #joining: string | null = null
-  #held: string[] = []
+  #held: MessageTexts[] = []
 
   constructor(
     private readonly ws: WebSocket,
@@ -95,20 +102,27 @@ export class Connection {
 
   /** Delivers one message of the adapter, once per matching subscription (plain) or once (extended). */
   deliver(texts: MessageTexts, key: string): void {
+    // While a subscription of this group reads its sync, the group's messages wait for it.
+    if (this.#joining === key) {
+      this.#held.push(texts)
+      return
+    }
     const frame = texts.message.frame
     let matching = 0
     for (const subscription of this.subscriptions.values()) {
       if (subscription.key !== key) continue
       // Item subscriptions get only the frames of their item; id-less sends go to groups only.
-      if (subscription.id === null || subscription.id === frame.id) matching++
+      if (subscription.id !== null && subscription.id !== frame.id) continue
+      // Already in what its sync gave the client.
+      if (frame.seq !== undefined && frame.seq <= (subscription.syncedSeq ?? -1)) continue
+      matching++
     }
     if (matching === 0) return
     if (!this.extended) {
       for (let i = 0; i < matching; i++) this.#send(texts.plain)
       return
     }
-    if (this.#joining === key) this.#held.push(texts.extended)
-    else this.#send(texts.extended)
+    this.#send(texts.extended)
   }
 
   /** Sends a heartbeat (extended) or closes the socket when the peer has gone quiet. */
@@ -193,14 +207,21 @@ export class Connection {
     // A second join with the same id replaces the first, with no leave (as the engine does).
     const previous = this.subscriptions.get(subscriptionId)
     if (previous) this.core.hub.remove(previous.key, this)
-    this.subscriptions.set(subscriptionId, { ref, key, id })
+    const subscription: Subscription = { ref, key, id, syncedSeq: undefined }
+    this.subscriptions.set(subscriptionId, subscription)
     this.core.hub.add(key, this)
-    if (this.extended) this.#joining = key
+    this.#joining = key
     try {
-      if (this.extended && data.since && (await this.#resume(ref, id, data.since, subscriptionId)))
-        return
+      if (this.extended && data.since) {
+        const resumedAt = await this.#resume(ref, id, data.since, subscriptionId)
+        if (resumedAt !== undefined) {
+          subscription.syncedSeq = resumedAt
+          return
+        }
+      }
       const sync = await this.core.service.readSync(ref, id)
       if (this.#closed) return
+      subscription.syncedSeq = sync.seq
       const event: StreamEvent =
         sync.ids && this.extended
           ? { type: 'sync', data: sync.data, ids: sync.ids }
@@ -223,21 +244,24 @@ export class Connection {
         this.#joining = null
         const held = this.#held
         this.#held = []
-        for (const text of held) this.#send(text)
+        for (const texts of held) this.deliver(texts, key)
       }
     }
   }
 
-  /** Replays the changes after `since` and sends `resumed`; false when a full sync is needed. */
+  /**
+   * Replays the changes after `since` and sends `resumed`; returns the `seq` reached, or undefined
+   * when a full sync is needed.
+   */
   async #resume(
     ref: GroupRef,
     id: string | null,
     since: { epoch: string; seq: number },
     subscriptionId: string,
-  ): Promise<boolean> {
-    if (since.epoch !== this.core.adapter.epoch) return false
+  ): Promise<number | undefined> {
+    if (since.epoch !== this.core.adapter.epoch) return undefined
     const changes = await this.core.adapter.history(ref, since.seq)
-    if (changes === null || this.#closed) return false
+    if (changes === null || this.#closed) return undefined
     let seq = since.seq
     for (const change of changes) {
       seq = change.frame.seq ?? seq
@@ -249,7 +273,7 @@ export class Connection {
       { type: 'resumed' },
       { seq, epoch: this.core.adapter.epoch, subscriptionId },
     )
-    return true
+    return seq
   }
 
   async #leave(data: LeaveData): Promise<void> {

@@ -12,6 +12,7 @@ import { WebSocketServer } from 'ws'
 import type { StreamAdapter } from './adapters/adapter.ts'
 import { createFileAdapter } from './adapters/file.ts'
 import { createMemoryAdapter } from './adapters/memory.ts'
+import { createRedisAdapter } from './adapters/redis.ts'
 import { CLOSE_CODES, Connection } from './connection.ts'
 import { InvocationError, messageOf } from './errors.ts'
 import { Hub } from './hub.ts'
@@ -41,6 +42,13 @@ import { openWorkerPort } from './worker-port/worker-port.ts'
 export type AdapterOption =
   | { readonly type: 'memory' }
   | { readonly type: 'file'; readonly dir: string }
+  | {
+      readonly type: 'redis'
+      /** `redis://[user:password@]host:port[/db]`. */
+      readonly url: string
+      /** Connections for writes (each runs one transaction at a time). Default 4. */
+      readonly writeConnections?: number
+    }
   | { readonly type: 'custom'; readonly adapter: StreamAdapter }
 
 /**
@@ -146,7 +154,7 @@ export async function createStreamServer(options: StreamServerOptions = {}): Pro
     maxSubscriptions: options.maxSubscriptions ?? DEFAULTS.maxSubscriptions,
     maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
   }
-  const adapter = await openAdapter(options.adapter ?? { type: 'memory' })
+  const adapter = await openAdapter(options.adapter ?? { type: 'memory' }, logger)
   const registry = new Registry(STREAM_TRIGGER_TYPES)
   const service = new StreamService(adapter, registry, logger)
   service.register()
@@ -169,7 +177,17 @@ export async function createStreamServer(options: StreamServerOptions = {}): Pro
       limits: { maxFrameBytes: limits.maxFrameBytes, maxSubscriptions: limits.maxSubscriptions },
     }),
   }
-  const unsubscribe = adapter.subscribe((message) => hub.dispatch(message))
+  const unsubscribeChanges = adapter.subscribe((message) => hub.dispatch(message))
+  // Changes may have been missed (or the store's history lost): every client resyncs, resuming
+  // from its last `seq` where the history allows.
+  const unsubscribeGaps =
+    adapter.onGap?.((reason) => {
+      for (const connection of core.connections) connection.close(CLOSE_CODES.resync, reason)
+    }) ?? (() => {})
+  const unsubscribe = () => {
+    unsubscribeChanges()
+    unsubscribeGaps()
+  }
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -354,17 +372,25 @@ async function withTimeout<T>(
   }
 }
 
-async function openAdapter(option: AdapterOption): Promise<StreamAdapter> {
+async function openAdapter(option: AdapterOption, logger: Logger): Promise<StreamAdapter> {
   switch (option.type) {
     case 'memory':
       return createMemoryAdapter()
     case 'file':
       return createFileAdapter({ dir: option.dir })
+    case 'redis':
+      return createRedisAdapter({
+        url: option.url,
+        ...(option.writeConnections === undefined
+          ? {}
+          : { writeConnections: option.writeConnections }),
+        logger,
+      })
     case 'custom':
       return option.adapter
     default:
       throw new TypeError(
-        `Unknown adapter type "${String((option as { type: unknown }).type)}": use memory or file.`,
+        `Unknown adapter type "${String((option as { type: unknown }).type)}": use memory, file or redis.`,
       )
   }
 }

@@ -64,7 +64,7 @@ describe('iii-streams serve', () => {
   it('refuses bad arguments with a sentence and exit code 2', async () => {
     const run = cli(['serve', '--adapter', 'redis-ish'])
     expect(await run.exited).toBe(2)
-    expect(run.output().stderr).toMatch(/Unknown adapter "redis-ish": use memory or file\./)
+    expect(run.output().stderr).toMatch(/Unknown adapter "redis-ish": use memory, file or redis\./)
     const port = cli(['serve', '--port', 'abc'])
     expect(await port.exited).toBe(2)
     expect(port.output().stderr).toMatch(/--port must be a whole number/)

@@ -78,6 +78,11 @@ export interface StreamAdapter {
   history(ref: GroupRef, afterSeq: number): Promise<ChangeMessage[] | null>
   /** Receives every message: stored changes and ephemeral ones. */
   subscribe(listener: (message: ChangeMessage) => void): () => void
+  /**
+   * An adapter whose messages cross a network (Redis) can miss some, or lose its history: it then
+   * calls `listener`, and the server makes every client resync (they resume where they can).
+   */
+  onGap?(listener: (reason: string) => void): () => void
   /** Makes everything acknowledged durable and releases resources. */
   close(): Promise<void>
 }
