@@ -25,12 +25,16 @@ ensure_deps() {
   fi
 }
 
-# Debian packages the tests need and a fresh machine lacks (Chromium for the end-to-end tests).
+# Debian packages the tests need and a fresh machine lacks: chromium (end-to-end tests) and
+# redis-server (the Redis adapter's tests).
 ensure_system_packages() {
-  if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian's chromium for the end-to-end tests…"
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's ${missing[*]} for the tests…"
     local sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
