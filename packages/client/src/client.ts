@@ -45,8 +45,12 @@ export interface ConnectionState {
  * createStreamClient({ url: 'ws://127.0.0.1:3112', auth: async () => session.token })
  */
 export interface StreamClientOptions {
-  /** The stream port, `ws://host:3112` (path `/`). */
-  readonly url: string
+  /**
+   * The stream port, `ws://host:3112` (path `/`); or the ports of several server instances that
+   * share one store (the Redis adapter): each connection attempt takes the next, starting from a
+   * random one, so clients spread over the instances and move on when one is down.
+   */
+  readonly url: string | readonly string[]
   /** A WebSocket constructor; defaults to `globalThis.WebSocket` (pass `ws` in Node 20). */
   readonly WebSocket?: WebSocketConstructor
   /** Called on every (re)connect; the token is sent as `?token=…`. */
@@ -108,15 +112,9 @@ const DEFAULT_HEARTBEAT_MS = 15_000
 
 /**
  * Development deep-freezes snapshots. Bundlers replace `process.env.NODE_ENV` (Vite, webpack,
- * esbuild); Node has it; a browser page without a bundler has no `process`: production.
+ * esbuild), Node has it; like immer (which reads it the same way) this module needs one or the other.
  */
-const isDevelopment = (() => {
-  try {
-    return process.env.NODE_ENV !== 'production'
-  } catch {
-    return false
-  }
-})()
+const isDevelopment = process.env.NODE_ENV !== 'production'
 
 /**
  * Creates a client and starts connecting.
@@ -132,6 +130,9 @@ class Client implements StreamClient, SubscriptionHost {
   readonly lingerMs: number
   readonly freeze = isDevelopment ? freezeDeep : <T>(value: T) => value
   readonly #options: StreamClientOptions
+  readonly #urls: readonly string[]
+  /** Connection attempts so far (from a random start): which of `#urls` comes next. */
+  #attempts: number
   readonly #subscriptions = new Map<string, Subscription>()
   readonly #bySubscriptionId = new Map<string, Subscription>()
   readonly #pending = new Map<string, Pending[]>()
@@ -163,6 +164,9 @@ class Client implements StreamClient, SubscriptionHost {
 
   constructor(options: StreamClientOptions) {
     this.#options = options
+    this.#urls = typeof options.url === 'string' ? [options.url] : options.url
+    if (this.#urls.length === 0) throw new TypeError('url: an empty list')
+    this.#attempts = Math.floor(Math.random() * this.#urls.length)
     this.lingerMs = options.lingerMs ?? 1000
     const create = options.transport ?? createReconnectingTransport
     this.#transport = create(
@@ -380,7 +384,7 @@ class Client implements StreamClient, SubscriptionHost {
   // ----- connection -----
 
   async #url(): Promise<string> {
-    const url = new URL(this.#options.url)
+    const url = new URL(this.#urls[this.#attempts++ % this.#urls.length] as string)
     url.searchParams.set(EXTENSIONS_QUERY_PARAM, '1')
     if (this.#options.auth) {
       const token = await this.#options.auth()
@@ -503,7 +507,7 @@ class Client implements StreamClient, SubscriptionHost {
     this.#copiesToSkip = 0
     const parsed = parseServerFrame(text)
     if (!parsed.ok) {
-      this.#badFrame(`The server sent a frame this client cannot read: ${parsed.error.message}`)
+      this.#badFrame(`The server sent an unreadable frame: ${parsed.error.message}`)
       return
     }
     const frame = parsed.frame

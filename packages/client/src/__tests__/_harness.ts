@@ -27,7 +27,10 @@ export async function startServer(options: StreamServerOptions = {}): Promise<St
 }
 
 /** A client of `url` using the `ws` WebSocket, closed after the test. */
-export function startClient(url: string, options: Partial<StreamClientOptions> = {}): StreamClient {
+export function startClient(
+  url: string | readonly string[],
+  options: Partial<StreamClientOptions> = {},
+): StreamClient {
   const client = createStreamClient({
     url,
     WebSocket: WebSocket as never,

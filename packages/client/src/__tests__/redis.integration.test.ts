@@ -4,7 +4,16 @@ import { type RedisProcess, startRedis } from '@iii-streams/test-utils'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { GroupSnapshot, Readable, StreamClient } from '../index.ts'
-import { hold, remove, set, startClient, startServer, until, update } from './_harness.ts'
+import {
+  countJoins,
+  hold,
+  remove,
+  set,
+  startClient,
+  startServer,
+  until,
+  update,
+} from './_harness.ts'
 
 /**
  * Several stream servers on one real Redis, each with clients of its own, written to at once from
@@ -121,6 +130,36 @@ describe.each([
   })
 })
 
+describe('a client given the URLs of every instance', () => {
+  it('moves to another instance when its own stops, and catches up there', async () => {
+    const redis = await redisFor()
+    const servers = [
+      await startServer({ adapter: { type: 'redis', url: redis.url } }),
+      await startServer({ adapter: { type: 'redis', url: redis.url } }),
+    ]
+    const counts = servers.map(countJoins)
+    const client = startClient(servers.map((server) => server.url))
+    const [room] = subscribeAll(client) as [Readable<GroupSnapshot<Item>>]
+    await until(room, (s) => s.status === 'ready')
+    await set(servers[0] as StreamServer, 'multi', 'a', 'before', { id: 'before' })
+    await until(room, (s) => s.items.length === 1)
+    // Whichever instance it picked first goes away; the other takes over.
+    const first = counts.findIndex((count) => count.joins.length > 0)
+    expect(first).toBeGreaterThanOrEqual(0)
+    const other = servers[1 - first] as StreamServer
+    await servers[first]?.close()
+    await set(other, 'multi', 'a', 'after', { id: 'after' })
+    const snapshot = await until(room, (s) => s.items.length === 2, 10_000)
+    expect(byId(snapshot.items)).toEqual([{ id: 'after' }, { id: 'before' }])
+    expect(client.connection.get().status).toBe('open')
+    expect(counts[1 - first]?.joins.length).toBeGreaterThan(0)
+  })
+
+  it('refuses an empty list', () => {
+    expect(() => startClient([])).toThrow(/url: an empty list/)
+  })
+})
+
 describe('Redis faults', () => {
   it('Redis killed and restarted mid-stream: nothing acknowledged is lost, every client catches up', async () => {
     const redis = await redisFor({ persistent: true })
@@ -185,7 +224,7 @@ describe('Redis faults', () => {
     // Every subscriber connection is cut (writes still go through): what is published before they
     // are back is lost to them.
     const admin = new Redis(redis.url)
-    await admin.client('KILL', 'TYPE', 'pubsub')
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
     admin.disconnect()
     for (let step = 1; step <= 5; step++) {
       await set(servers[step % 2] as StreamServer, 'multi', 'a', `i${step}`, {
