@@ -234,9 +234,9 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
       return writers.run((redis) =>
         guard(where, async () => {
           for (let attempt = 1; ; attempt++) {
-            await redis.watch(items, seqKey, EPOCH_KEY)
-            const [raw, seqText, epochNow] = await batch(redis, (pipe) =>
-              pipe.hget(items, id).get(seqKey).get(EPOCH_KEY),
+            // WATCH and the reads in one round trip, then MULTI … EXEC in a second.
+            const [, raw, seqText, epochNow] = await batch(redis, (pipe) =>
+              pipe.watch(items, seqKey, EPOCH_KEY).hget(items, id).get(seqKey).get(EPOCH_KEY),
             )
             if (epochNow !== epoch) {
               await redis.unwatch()
