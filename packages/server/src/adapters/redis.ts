@@ -96,6 +96,7 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
   const writers = new ConnectionPool(
     Array.from({ length: options.writeConnections ?? 4 }, (_, index) => open(`writer-${index}`)),
   )
+  const groupQueue = new KeyedQueue()
   const all = [commands, subscriber, ...writers.connections]
   for (const redis of all) redis.on('error', () => {}) // reported through the calls that fail
   await Promise.all(all.map((redis) => ready(redis, where, connectTimeout)))
@@ -231,49 +232,57 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
       const items = redisItemsKey(ref)
       const seqKey = metaKey('seq', ref)
       const historyKey = metaKey('history', ref)
-      return writers.run((redis) =>
-        guard(where, async () => {
-          for (let attempt = 1; ; attempt++) {
-            // WATCH and the reads in one round trip, then MULTI … EXEC in a second.
-            const [, raw, seqText, epochNow] = await batch(redis, (pipe) =>
-              pipe.watch(items, seqKey, EPOCH_KEY).hget(items, id).get(seqKey).get(EPOCH_KEY),
-            )
-            if (epochNow !== epoch) {
-              await redis.unwatch()
-              await refreshEpoch(redis)
-              continue
+      // Every write of a group changes its seq, so two of them always collide: one instance runs
+      // them one after the other, and only other instances' writes can make a transaction retry.
+      return groupQueue.run(seqKey, () =>
+        writers.run((redis) =>
+          guard(where, async () => {
+            for (let attempt = 1; ; attempt++) {
+              // WATCH and the reads in one round trip, then MULTI … EXEC in a second.
+              const [, raw, seqText, epochNow] = await batch(redis, (pipe) =>
+                pipe.watch(items, seqKey, EPOCH_KEY).hget(items, id).get(seqKey).get(EPOCH_KEY),
+              )
+              if (epochNow !== epoch) {
+                await redis.unwatch()
+                await refreshEpoch(redis)
+                continue
+              }
+              const current: Stored = raw === null ? MISSING : readStored(raw as string)
+              const planned = plan(current)
+              if (planned.store === undefined && planned.change === undefined) {
+                await redis.unwatch()
+                return planned.result
+              }
+              const tx = redis.multi()
+              if (planned.store === MISSING) tx.hdel(items, id)
+              else if (planned.store !== undefined) tx.hset(items, id, toWireJson(planned.store))
+              if (planned.change) {
+                const seq = toSeq(seqText) + 1
+                const text = channelText(planned.change(seq), epoch)
+                tx.set(seqKey, seq)
+                  .rpush(historyKey, text)
+                  .ltrim(historyKey, -historyLength, -1)
+                  .publish(REDIS_CHANNEL, text)
+              }
+              const done = await tx.exec()
+              if (done !== null) {
+                const failed = done.find(([error]) => error !== null)
+                if (failed) throw failed[0]
+                return planned.result
+              }
+              if (attempt >= MAX_ATTEMPTS) {
+                throw new Error(`gave up after ${attempt} attempts: other writers kept changing it`)
+              }
+              // Another instance got there first: step aside for a moment (jittered), then retry.
+              await new Promise((resolve) =>
+                setTimeout(resolve, Math.random() * Math.min(attempt, 20)),
+              )
             }
-            const current: Stored = raw === null ? MISSING : readStored(raw as string)
-            const planned = plan(current)
-            if (planned.store === undefined && planned.change === undefined) {
-              await redis.unwatch()
-              return planned.result
-            }
-            const tx = redis.multi()
-            if (planned.store === MISSING) tx.hdel(items, id)
-            else if (planned.store !== undefined) tx.hset(items, id, toWireJson(planned.store))
-            if (planned.change) {
-              const seq = toSeq(seqText) + 1
-              const text = channelText(planned.change(seq), epoch)
-              tx.set(seqKey, seq)
-                .rpush(historyKey, text)
-                .ltrim(historyKey, -historyLength, -1)
-                .publish(REDIS_CHANNEL, text)
-            }
-            const done = await tx.exec()
-            if (done !== null) {
-              const failed = done.find(([error]) => error !== null)
-              if (failed) throw failed[0]
-              return planned.result
-            }
-            if (attempt >= MAX_ATTEMPTS) {
-              throw new Error(`gave up after ${attempt} attempts: other writers kept changing it`)
-            }
-          }
-        }).catch(async (error: unknown) => {
-          await redis.unwatch().catch(() => {})
-          throw error
-        }),
+          }).catch(async (error: unknown) => {
+            await redis.unwatch().catch(() => {})
+            throw error
+          }),
+        ),
       )
     },
 
@@ -395,6 +404,22 @@ class ConnectionPool {
       if (next) next(redis)
       else this.#free.push(redis)
     }
+  }
+}
+
+/** Tasks of one key run one at a time, in order; tasks of different keys run side by side. */
+class KeyedQueue {
+  readonly #tails = new Map<string, Promise<unknown>>()
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(key) ?? Promise.resolve()
+    const result = previous.then(task, task)
+    const tail = result.catch(() => {})
+    this.#tails.set(key, tail)
+    void tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key)
+    })
+    return result
   }
 }
 
