@@ -26,7 +26,11 @@ function run(name, command, args, options = {}) {
     ...options,
   })
   children.add(child)
-  child.on('exit', () => children.delete(child))
+  child.on('exit', (code) => {
+    children.delete(child)
+    // A part that fails on its own says so (killed ones, by the restart control, exit with a signal).
+    if (code) console.error(`[stack] ${name} exited with code ${code}`)
+  })
   return child
 }
 

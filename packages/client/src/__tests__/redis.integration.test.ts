@@ -76,6 +76,19 @@ function subscribeAll(client: StreamClient): Readable<GroupSnapshot<Item>>[] {
   return stores
 }
 
+/** Two instances on `redis` (the second plain), a client on each holding both groups, synced. */
+async function twoInstances(redis: RedisProcess) {
+  const servers = [
+    await startServer({ adapter: { type: 'redis', url: redis.url } }),
+    await startServer({ adapter: { type: 'redis', url: redis.url }, extensions: false }),
+  ]
+  const clients = servers.map((server) => startClient(server.url))
+  const stores = clients.map(subscribeAll)
+  const states = clients.map((client) => hold(client.connection))
+  for (const store of stores.flat()) await until(store, (s) => s.status === 'ready')
+  return { servers, clients, stores, states }
+}
+
 describe.each([
   { instances: 2, seed: 21 },
   { instances: 3, seed: 22 },
@@ -163,14 +176,7 @@ describe('a client given the URLs of every instance', () => {
 describe('Redis faults', () => {
   it('Redis killed and restarted mid-stream: nothing acknowledged is lost, every client catches up', async () => {
     const redis = await redisFor({ persistent: true })
-    const servers = [
-      await startServer({ adapter: { type: 'redis', url: redis.url } }),
-      await startServer({ adapter: { type: 'redis', url: redis.url }, extensions: false }),
-    ]
-    const clients = servers.map((server) => startClient(server.url))
-    const stores = clients.map(subscribeAll)
-    const states = clients.map((client) => hold(client.connection))
-    for (const store of stores.flat()) await until(store, (s) => s.status === 'ready')
+    const { servers, clients, stores, states } = await twoInstances(redis)
     const acknowledged = new Map<string, number>()
     let refused = 0
     const writes = (async () => {
@@ -212,14 +218,7 @@ describe('Redis faults', () => {
 
   it('changes missed while the subscriptions to Redis were cut reach every client once they are back', async () => {
     const redis = await redisFor()
-    const servers = [
-      await startServer({ adapter: { type: 'redis', url: redis.url } }),
-      await startServer({ adapter: { type: 'redis', url: redis.url }, extensions: false }),
-    ]
-    const clients = servers.map((server) => startClient(server.url))
-    const stores = clients.map(subscribeAll)
-    const states = clients.map((client) => hold(client.connection))
-    for (const store of stores.flat()) await until(store, (s) => s.status === 'ready')
+    const { servers, clients, stores, states } = await twoInstances(redis)
     await set(servers[0] as StreamServer, 'multi', 'a', 'i0', { id: 'i0', n: 0 })
     // Every subscriber connection is cut (writes still go through): what is published before they
     // are back is lost to them.

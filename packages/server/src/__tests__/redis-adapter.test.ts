@@ -5,7 +5,14 @@ import { parse } from 'lossless-json'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { REDIS_CHANNEL } from '../adapters/redis.ts'
 import { createStreamServer, type StreamServer } from '../index.ts'
-import { connect, connectExtended, type Frame, startServer, withoutTimestamp } from './_harness.ts'
+import {
+  connect,
+  connectExtended,
+  type Frame,
+  set,
+  startServer,
+  withoutTimestamp,
+} from './_harness.ts'
 import { failure, runUpdateConformance } from './_update-conformance.ts'
 
 let redis: RedisProcess
@@ -146,18 +153,8 @@ describe('the Redis adapter', () => {
       client.join('s', 'chat', 'room-1')
       await client.nextOf('sync')
     }
-    await call(writer, 'stream::set', {
-      stream_name: 'chat',
-      group_id: 'room-1',
-      item_id: 'a',
-      data: 1,
-    })
-    await call(other, 'stream::set', {
-      stream_name: 'chat',
-      group_id: 'room-1',
-      item_id: 'b',
-      data: 2,
-    })
+    await set(writer, 'chat', 'room-1', 'a', 1)
+    await set(other, 'chat', 'room-1', 'b', 2)
     for (const client of clients) {
       expect((await client.drain()).map((frame) => [frame.id, frame.event.type])).toEqual([
         ['a', 'create'],
@@ -174,12 +171,7 @@ describe('the Redis adapter', () => {
       client.join('s', 'chat', 'room-1')
       await client.nextOf('sync')
     }
-    await call(server, 'stream::set', {
-      stream_name: 'chat',
-      group_id: 'room-1',
-      item_id: 'a',
-      data: 1,
-    })
+    await set(server, 'chat', 'room-1', 'a', 1)
     const seen = await extended.nextOf('create')
     await plain.nextOf('create')
     // What an iii engine on the same Redis sends, byte for byte (STREAM-PROTOCOL.md §6.2).
