@@ -145,6 +145,34 @@ describe('the Redis adapter', () => {
     for (const message of messages) expect(Number.isInteger(message.timestamp)).toBe(true)
   })
 
+  it('lists a group in creation order, however large (Redis hashes keep no order past 512 fields)', async () => {
+    const server = await onRedis()
+    const ids = Array.from({ length: 700 }, (_, index) => `item-${(index * 7919) % 1000}`)
+    for (const [index, id] of ids.entries()) await set(server, 'big', 'g', id, index)
+    // An overwrite keeps its place; a delete and a create move the item to the end.
+    await set(server, 'big', 'g', ids[10] as string, 'again')
+    await call(server, 'stream::delete', { stream_name: 'big', group_id: 'g', item_id: ids[0] })
+    await set(server, 'big', 'g', ids[0] as string, 'back')
+    // An item an engine wrote straight into the hash comes after the ones this server placed.
+    await inspector.hset('stream:big:g', 'from-engine', '1')
+    const expected = [...ids.slice(1), ids[0]]
+    const values = (await call(server, 'stream::list', {
+      stream_name: 'big',
+      group_id: 'g',
+    })) as unknown[]
+    expect(values).toEqual([
+      ...expected.map((id) =>
+        id === ids[10] ? 'again' : id === ids[0] ? 'back' : ids.indexOf(id),
+      ),
+      1,
+    ])
+    // A sync carries the same order, with the ids.
+    const client = await connectExtended(server)
+    client.join('s', 'big', 'g')
+    const sync = await client.nextOf('sync')
+    expect(sync.event.ids).toEqual([...expected, 'from-engine'])
+  })
+
   it('delivers each change once, through Redis only, on the writing instance and the others', async () => {
     const writer = await onRedis()
     const other = await onRedis()

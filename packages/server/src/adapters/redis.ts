@@ -40,11 +40,12 @@ export const redisItemsKey = (ref: GroupRef): string => `stream:${ref.stream}:${
 
 /**
  * This server's own keys, beside the engine's (which it never changes in shape): the shared
- * epoch, and per group its `seq`, its history and the `seq` at which an engine's unsequenced
- * change was last seen. Names are JSON-encoded so that `:` in them cannot make two groups collide.
+ * epoch, and per group its `seq`, its history, the `seq` at which an engine's unsequenced change
+ * was last seen, and the order of its items (a sorted set scored by the `seq` that created each:
+ * Redis's hash order is lost past ~128 fields). Names are JSON-encoded so that `:` in them cannot make two groups collide.
  */
 const EPOCH_KEY = 'iii-streams:epoch'
-const metaKey = (kind: 'seq' | 'history' | 'unsequenced', ref: GroupRef): string =>
+const metaKey = (kind: 'seq' | 'history' | 'unsequenced' | 'order', ref: GroupRef): string =>
   `iii-streams:${kind}:${JSON.stringify([ref.stream, ref.group])}`
 
 /** An optimistic transaction retries when another writer got there first; this many at most. */
@@ -191,13 +192,23 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
     },
 
     async list(ref) {
-      const [hash, seq] = await transaction(where, commands, (tx) =>
-        tx.hgetall(redisItemsKey(ref)).get(metaKey('seq', ref)),
+      const [hash, order, seq] = await transaction(where, commands, (tx) =>
+        tx
+          .hgetall(redisItemsKey(ref))
+          .zrange(metaKey('order', ref), '0', '-1')
+          .get(metaKey('seq', ref)),
       )
-      const entries = Object.entries(hash as Record<string, string>)
+      const fields = hash as Record<string, string>
+      // In creation order; items an engine created (not in the order) after them, in hash order.
+      const ids = (order as string[]).filter((id) => Object.hasOwn(fields, id))
+      const count = Object.keys(fields).length
+      if (ids.length < count) {
+        const placed = new Set(ids)
+        for (const id of Object.keys(fields)) if (!placed.has(id)) ids.push(id)
+      }
       return {
-        ids: entries.map(([id]) => id),
-        values: entries.map(([, text]) => readStored(text)),
+        ids,
+        values: ids.map((id) => readStored(fields[id] as string)),
         seq: toSeq(seq),
       }
     },
@@ -232,6 +243,7 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
       const items = redisItemsKey(ref)
       const seqKey = metaKey('seq', ref)
       const historyKey = metaKey('history', ref)
+      const orderKey = metaKey('order', ref)
       // Every write of a group changes its seq, so two of them always collide: one instance runs
       // them one after the other, and only other instances' writes can make a transaction retry.
       return groupQueue.run(seqKey, () =>
@@ -254,10 +266,13 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
                 return planned.result
               }
               const tx = redis.multi()
-              if (planned.store === MISSING) tx.hdel(items, id)
-              else if (planned.store !== undefined) tx.hset(items, id, toWireJson(planned.store))
+              const seq = toSeq(seqText) + 1
+              if (planned.store === MISSING) tx.hdel(items, id).zrem(orderKey, id)
+              else if (planned.store !== undefined) {
+                // A new item takes its place at the end; an overwrite keeps it.
+                tx.hset(items, id, toWireJson(planned.store)).zadd(orderKey, 'NX', seq, id)
+              }
               if (planned.change) {
-                const seq = toSeq(seqText) + 1
                 const text = channelText(planned.change(seq), epoch)
                 tx.set(seqKey, seq)
                   .rpush(historyKey, text)
