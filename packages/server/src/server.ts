@@ -257,25 +257,33 @@ export async function createStreamServer(options: StreamServerOptions = {}): Pro
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject)
-    http.listen(options.port ?? DEFAULTS.port, options.host ?? DEFAULTS.host, () => {
-      http.off('error', reject)
-      resolve()
-    })
-  })
-  const address = http.address() as AddressInfo
   const host = options.host ?? DEFAULTS.host
   const urlHost = host.includes(':') ? `[${host}]` : host
-
-  const workers =
-    options.workerPort === undefined || options.workerPort === false
-      ? null
-      : await openWorkerPort(options.workerPort, host, {
-          registry,
-          logger,
-          trigger: (request) => trigger(registry, request as TriggerRequest, logger),
-        })
+  let workers: Awaited<ReturnType<typeof openWorkerPort>> | null = null
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject)
+      http.listen(options.port ?? DEFAULTS.port, host, () => {
+        http.off('error', reject)
+        resolve()
+      })
+    })
+    if (options.workerPort !== undefined && options.workerPort !== false) {
+      workers = await openWorkerPort(options.workerPort, host, {
+        registry,
+        logger,
+        trigger: (request) => trigger(registry, request as TriggerRequest, logger),
+      })
+    }
+  } catch (error) {
+    // Nothing is left open behind a server that could not start (a Redis connection would keep
+    // the process alive).
+    if (http.listening) await new Promise((resolve) => http.close(resolve))
+    unsubscribe()
+    await adapter.close()
+    throw error
+  }
+  const address = http.address() as AddressInfo
 
   const heartbeat = setInterval(() => {
     const now = Date.now()

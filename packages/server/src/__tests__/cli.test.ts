@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { startRedis } from '@iii-streams/test-utils'
+import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect } from './_harness.ts'
 
@@ -59,6 +61,67 @@ describe('iii-streams serve', () => {
     run.child.kill('SIGTERM')
     expect((await client.closed()).code).toBe(1001)
     expect(await run.exited).toBe(0)
+  })
+
+  it('serves from Redis with --adapter redis --redis-url, and exits 1 with a sentence when Redis is not there', async () => {
+    const redis = await startRedis()
+    try {
+      // A value an engine (or another instance) stored is what a client syncs.
+      const inspector = new Redis(redis.url)
+      await inspector.hset('stream:chat:room-1', 'm1', '{"text":"from Redis"}')
+      inspector.disconnect()
+      const run = cli([
+        'serve',
+        '--port',
+        '0',
+        '--no-worker-port',
+        '--adapter',
+        'redis',
+        '--redis-url',
+        redis.url,
+      ])
+      const [, port] = await run.line(/^stream {2}ws:\/\/127\.0\.0\.1:(\d+)\/$/m)
+      const client = await connect({ port: Number(port) })
+      client.join('s', 'chat', 'room-1')
+      expect((await client.next()).event).toEqual({ type: 'sync', data: [{ text: 'from Redis' }] })
+      run.child.kill('SIGTERM')
+      expect(await run.exited).toBe(0)
+    } finally {
+      await redis.stop()
+    }
+    const away = cli([
+      'serve',
+      '--port',
+      '0',
+      '--adapter',
+      'redis',
+      '--redis-url',
+      'redis://127.0.0.1:1',
+    ])
+    expect(await away.exited).toBe(1)
+    expect(away.output().stderr).toMatch(/could not start: Cannot reach Redis at 127\.0\.0\.1:1/)
+  })
+
+  it('exits 1, leaving nothing open, when its port is taken (the Redis adapter included)', async () => {
+    const redis = await startRedis()
+    try {
+      const taken = cli(['serve', '--port', '0', '--no-worker-port'])
+      const [, port] = await taken.line(/^stream {2}ws:\/\/127\.0\.0\.1:(\d+)\/$/m)
+      const second = cli([
+        'serve',
+        '--port',
+        port as string,
+        '--no-worker-port',
+        '--adapter',
+        'redis',
+        '--redis-url',
+        redis.url,
+      ])
+      expect(await second.exited).toBe(1)
+      expect(second.output().stderr).toMatch(/could not start: .*EADDRINUSE/)
+    } finally {
+      await redis.stop()
+    }
   })
 
   it('refuses bad arguments with a sentence and exit code 2', async () => {

@@ -155,7 +155,7 @@ describe('the Redis adapter', () => {
     await set(server, 'big', 'g', ids[0] as string, 'back')
     // An item an engine wrote straight into the hash comes after the ones this server placed.
     await inspector.hset('stream:big:g', 'from-engine', '1')
-    const expected = [...ids.slice(1), ids[0]]
+    const expected = [...ids.slice(1), ids[0] as string]
     const values = (await call(server, 'stream::list', {
       stream_name: 'big',
       group_id: 'g',
