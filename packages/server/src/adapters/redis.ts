@@ -100,11 +100,18 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
   const groupQueue = new KeyedQueue()
   const all = [commands, subscriber, ...writers.connections]
   for (const redis of all) redis.on('error', () => {}) // reported through the calls that fail
-  await Promise.all(all.map((redis) => ready(redis, where, connectTimeout)))
+  let epoch: string
+  try {
+    await Promise.all(all.map((redis) => ready(redis, where, connectTimeout)))
+    epoch = await guard(where, () => readEpoch(commands))
+  } catch (error) {
+    // Nothing stays open behind a start that failed (it would keep the process alive).
+    for (const redis of all) redis.disconnect()
+    throw error
+  }
 
   const listeners = new Set<(message: ChangeMessage) => void>()
   const gapListeners = new Set<(reason: string) => void>()
-  let epoch = await readEpoch(commands)
   let closed = false
 
   /** Adopts the epoch Redis holds now (creating one when it lost it); tells of a change. */
@@ -142,7 +149,12 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
     if (channel !== REDIS_CHANNEL) return
     handling = handling.then(() => handleMessage(text)).catch(() => {})
   })
-  await guard(where, () => subscriber.subscribe(REDIS_CHANNEL))
+  try {
+    await guard(where, () => subscriber.subscribe(REDIS_CHANNEL))
+  } catch (error) {
+    for (const redis of all) redis.disconnect()
+    throw error
+  }
   subscribedOnce = true
 
   async function handleMessage(text: string): Promise<void> {
