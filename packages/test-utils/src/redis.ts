@@ -94,6 +94,10 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisProce
   async function launch(): Promise<void> {
     const started = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     child = started
+    // A test process that ends (even on a failure) takes its Redis with it.
+    const killOnExit = () => started.kill('SIGKILL')
+    process.once('exit', killOnExit)
+    started.once('exit', () => process.off('exit', killOnExit))
     let output = ''
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(

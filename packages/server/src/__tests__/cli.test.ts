@@ -15,9 +15,10 @@ afterEach(() => {
 
 /** Runs the CLI from source, as `iii-streams <args>`. */
 function cli(args: string[]) {
+  // One process (tsx as a loader rather than its wrapper), so that killing it stops the server.
   const child = spawn(
-    join(PACKAGE, 'node_modules/.bin/tsx'),
-    ['--conditions=@iii-streams/source', join(PACKAGE, 'src/cli.ts'), ...args],
+    process.execPath,
+    ['--import', 'tsx', '--conditions=@iii-streams/source', join(PACKAGE, 'src/cli.ts'), ...args],
     { cwd: PACKAGE, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   children.push(child)
