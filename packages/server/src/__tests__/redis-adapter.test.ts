@@ -46,6 +46,16 @@ async function listen(): Promise<{ messages: string[]; stop: () => void }> {
   return { messages, stop: () => subscriber.disconnect() }
 }
 
+/** A new extended socket on `server` that joins chat/room-1 from `since`. */
+async function resumeFrom(server: StreamServer, epoch: string, seq: number) {
+  const client = await connectExtended(server)
+  client.send({
+    type: 'join',
+    data: { subscriptionId: 's', streamName: 'chat', groupId: 'room-1', since: { epoch, seq } },
+  })
+  return client
+}
+
 async function until(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!check()) {
@@ -216,16 +226,7 @@ describe('the Redis adapter', () => {
       if (tries > 100) throw new Error('the engine change was not marked')
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
-    const back = await connectExtended(server)
-    back.send({
-      type: 'join',
-      data: {
-        subscriptionId: 's',
-        streamName: 'chat',
-        groupId: 'room-1',
-        since: { epoch: server.epoch, seq: seen.seq },
-      },
-    })
+    const back = await resumeFrom(server, server.epoch, seen.seq)
     const answer = await back.next()
     expect(answer.event.type).toBe('sync')
     expect(answer.event.data).toEqual(expect.arrayContaining([1, { text: 'new' }]))
@@ -243,24 +244,10 @@ describe('the Redis adapter', () => {
       ['b', 2],
       ['a', 3],
     ] as const) {
-      await call(first, 'stream::set', {
-        stream_name: 'chat',
-        group_id: 'room-1',
-        item_id: id,
-        data,
-      })
+      await set(first, 'chat', 'room-1', id, data)
     }
     // It comes back to the other instance, from where it was.
-    const back = await connectExtended(second)
-    back.send({
-      type: 'join',
-      data: {
-        subscriptionId: 's',
-        streamName: 'chat',
-        groupId: 'room-1',
-        since: { epoch: first.epoch, seq: sync.seq },
-      },
-    })
+    const back = await resumeFrom(second, first.epoch, sync.seq)
     const frames = [await back.next(), await back.next(), await back.next(), await back.next()]
     expect(frames.map((frame) => [frame.event.type, frame.id, frame.seq])).toEqual([
       ['create', 'a', 1],
