@@ -93,7 +93,8 @@ export function parseClientFrame(text: string, options?: ParseOptions): ParseRes
 /**
  * Parses and validates a frame the server sent: the `stream` wrapper with its events and, with
  * extensions (the default), `hello`, `ping`, `pong`, `error`, `seq` / `epoch` / `subscriptionId`,
- * sync `ids`, `patch` (whose ops must pass `validateUpdateOps`) and `resumed`. Never throws.
+ * sync `ids`, `patch` (whose ops must pass `validateUpdateOps`) and `resumed`. Never throws. A
+ * `stream` frame is the parsed object itself, checked in place (unknown fields stay on it).
  *
  * @example
  * socket.onmessage = (message) => {
