@@ -249,6 +249,21 @@ describe('parseServerFrame', () => {
     })
   })
 
+  it('returns a change as parsed (no copy), and a plain reader still drops the extension fields', () => {
+    const parsed = JSON.parse(wrapper({ type: 'update', data: { n: 1 } }, { seq: 3, extra: true }))
+    const read = parseServerFrame('{}', { parseJson: () => parsed })
+    expect(read.ok && read.frame).toBe(parsed)
+    expect(read).toMatchObject({ ok: true, frame: { seq: 3, extra: true } })
+    // An absent `id` reads as null, on the same object.
+    const { id: _id, ...withoutId } = JSON.parse(wrapper({ type: 'delete', data: null }))
+    const noId = parseServerFrame(JSON.stringify(withoutId))
+    expect(noId).toMatchObject({ ok: true, frame: { id: null, event: { type: 'delete' } } })
+    const plain = parseServerFrame(wrapper({ type: 'update', data: { n: 1 } }, { seq: 3 }), {
+      extensions: false,
+    })
+    expect(plain.ok && 'seq' in plain.frame).toBe(false)
+  })
+
   it('keeps big integers exact with a lossless parseJson', () => {
     const text = wrapper({ type: 'update', data: { n: 0 } }).replace(
       '"n":0',
