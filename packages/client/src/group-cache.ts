@@ -44,7 +44,8 @@ export class GroupCache<TItem> {
   set(id: string, value: TItem, fresh = false): boolean {
     const previous = this.#items.get(id)
     const kept = previous === undefined ? value : reconcile(previous, value, fresh)
-    const isNew = !this.#items.has(id)
+    // Stored values are JSON (null at most, never undefined): undefined means not cached.
+    const isNew = previous === undefined
     if (kept === previous && !isNew) return false
     if (isNew) this.#ids = null
     this.#items.set(id, kept)
