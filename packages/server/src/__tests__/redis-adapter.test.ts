@@ -232,6 +232,20 @@ describe('the Redis adapter', () => {
     expect(answer.event.data).toEqual(expect.arrayContaining([1, { text: 'new' }]))
   })
 
+  it('lets the history of an idle group expire (a later resume gets a full sync); seq stays', async () => {
+    const server = await onRedis()
+    await set(server, 'chat', 'room-1', 'a', 1)
+    const history = 'iii-streams:history:["chat","room-1"]'
+    const ttl = await inspector.pttl(history)
+    expect(ttl).toBeGreaterThan(23 * 3600 * 1000)
+    expect(ttl).toBeLessThanOrEqual(24 * 3600 * 1000)
+    expect(await inspector.pttl('iii-streams:seq:["chat","room-1"]')).toBe(-1)
+    // Expired: the client that was at seq 0 cannot be replayed, so it gets a sync.
+    await inspector.del(history)
+    const back = await resumeFrom(server, server.epoch, 0)
+    expect(await back.next()).toMatchObject({ seq: 1, event: { type: 'sync', data: [1] } })
+  })
+
   it('resumes from the history that all instances share', async () => {
     const first = await onRedis()
     const second = await onRedis()

@@ -29,6 +29,11 @@ export interface RedisAdapterOptions {
   readonly connectTimeoutMs?: number
   /** Changes kept per group for resume. Default `HISTORY_LIMITS.maxChanges`. */
   readonly historyLength?: number
+  /**
+   * How long the history of a group outlives its last change (then a client resumes with a full
+   * sync), so idle groups do not hold memory in Redis. Default 24 h.
+   */
+  readonly historyTtlMs?: number
   readonly logger?: Logger
 }
 
@@ -80,6 +85,7 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
   const logger = options.logger ?? consoleLogger
   const where = describeUrl(options.url)
   const historyLength = options.historyLength ?? HISTORY_LIMITS.maxChanges
+  const historyTtlMs = options.historyTtlMs ?? 24 * 60 * 60 * 1000
   const connectTimeout = options.connectTimeoutMs ?? 5000
   await probe(options.url, where, connectTimeout)
 
@@ -289,6 +295,7 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
                 tx.set(seqKey, seq)
                   .rpush(historyKey, text)
                   .ltrim(historyKey, -historyLength, -1)
+                  .pexpire(historyKey, historyTtlMs)
                   .publish(REDIS_CHANNEL, text)
               }
               const done = await tx.exec()
