@@ -9,6 +9,12 @@ export type {
 export { HISTORY_LIMITS } from './adapters/adapter.ts'
 export { createFileAdapter, type FileAdapterOptions } from './adapters/file.ts'
 export { createMemoryAdapter } from './adapters/memory.ts'
+export {
+  createRedisAdapter,
+  REDIS_CHANNEL,
+  type RedisAdapterOptions,
+  RedisUnavailableError,
+} from './adapters/redis.ts'
 export { CLOSE_CODES } from './connection.ts'
 export { InvocationError, isInvocationError } from './errors.ts'
 export { consoleLogger, type Logger, silentLogger } from './logger.ts'

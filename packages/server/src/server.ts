@@ -48,6 +48,8 @@ export type AdapterOption =
       readonly url: string
       /** Connections for writes (each runs one transaction at a time). Default 4. */
       readonly writeConnections?: number
+      /** How long a group's history outlives its last change. Default 24 h. */
+      readonly historyTtlMs?: number
     }
   | { readonly type: 'custom'; readonly adapter: StreamAdapter }
 
@@ -387,13 +389,7 @@ async function openAdapter(option: AdapterOption, logger: Logger): Promise<Strea
     case 'file':
       return createFileAdapter({ dir: option.dir })
     case 'redis':
-      return createRedisAdapter({
-        url: option.url,
-        ...(option.writeConnections === undefined
-          ? {}
-          : { writeConnections: option.writeConnections }),
-        logger,
-      })
+      return createRedisAdapter({ ...option, logger })
     case 'custom':
       return option.adapter
     default:
