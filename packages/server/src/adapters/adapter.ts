@@ -1,4 +1,6 @@
 import type { JsonValue, Missing, StreamFrame, UpdateOp } from '@iii-streams/protocol'
+import { messageOf } from '../errors.ts'
+import { consoleLogger, type Logger } from '../logger.ts'
 
 /** A group: the unit of ordering (`seq`), history and fan-out. */
 export interface GroupRef {
@@ -96,3 +98,18 @@ export const HISTORY_LIMITS = {
   /** A hard cap per group, so a burst cannot grow memory without bound. */
   maxChanges: 10_000,
 } as const
+
+/** Hands a message to every listener; one that throws is logged and keeps it from no other. */
+export function deliverToAll(
+  listeners: Iterable<(message: ChangeMessage) => void>,
+  message: ChangeMessage,
+  logger: Logger = consoleLogger,
+): void {
+  for (const listener of listeners) {
+    try {
+      listener(message)
+    } catch (error) {
+      logger.error(`a change listener failed: ${messageOf(error)}`)
+    }
+  }
+}

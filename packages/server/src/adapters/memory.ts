@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { type JsonValue, MISSING } from '@iii-streams/protocol'
-import type {
-  ChangeMessage,
-  GroupRef,
-  Stored,
-  StreamAdapter,
-  StreamSummary,
-  WritePlan,
+import {
+  type ChangeMessage,
+  deliverToAll,
+  type GroupRef,
+  type Stored,
+  type StreamAdapter,
+  type StreamSummary,
+  type WritePlan,
 } from './adapter.ts'
 import { ChangeHistory } from './history.ts'
 
@@ -93,16 +94,7 @@ export class InProcessStore {
   }
 
   deliver(message: ChangeMessage): void {
-    for (const listener of this.#listeners) {
-      // One failing listener must not keep the message from the others.
-      try {
-        listener(message)
-      } catch (error) {
-        console.error(
-          `[iii-streams] a change listener failed: ${error instanceof Error ? error.message : String(error)}`,
-        )
-      }
-    }
+    deliverToAll(this.#listeners, message)
   }
 
   subscribe(listener: (message: ChangeMessage) => void): () => void {

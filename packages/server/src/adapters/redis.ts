@@ -8,10 +8,12 @@ import {
   validateUpdateOps,
 } from '@iii-streams/protocol'
 import { Redis } from 'ioredis'
+import { messageOf } from '../errors.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
 import { parseWireJson, toWireJson } from '../wire-json.ts'
 import {
   type ChangeMessage,
+  deliverToAll,
   type GroupRef,
   HISTORY_LIMITS,
   type Stored,
@@ -184,13 +186,7 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
           logger.warn(`could not mark an engine change: ${messageOf(error)}`),
         )
     }
-    for (const listener of listeners) {
-      try {
-        listener(read.message)
-      } catch (error) {
-        logger.error(`a change listener failed: ${messageOf(error)}`)
-      }
-    }
+    deliverToAll(listeners, read.message, logger)
   }
 
   // ----- reads -----
@@ -567,8 +563,4 @@ function describeUrl(url: string): string {
   } catch {
     return 'an unreadable URL'
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
