@@ -1,2 +1,3 @@
 export * from './conformance.ts'
 export * from './redis.ts'
+export * from './streams.ts'

@@ -83,31 +83,6 @@ export async function startRelay(
   }
 }
 
-/** Resolves with the store's first value that passes `accept`, or fails after `timeoutMs`. */
-export function until<T>(
-  store: Readable<T>,
-  accept: (value: T) => boolean,
-  timeoutMs = 5000,
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    let stop: (() => void) | undefined
-    let done = false
-    const timer = setTimeout(() => {
-      done = true
-      stop?.()
-      reject(new Error(`timed out; last value: ${JSON.stringify(store.get())}`))
-    }, timeoutMs)
-    stop = store.subscribe((value) => {
-      if (done || !accept(value)) return
-      done = true
-      clearTimeout(timer)
-      queueMicrotask(() => stop?.())
-      resolve(value)
-    })
-    if (done) stop()
-  })
-}
-
 /** Keeps a store subscribed (joined) until the test ends; returns every value it saw. */
 export function hold<T>(store: Readable<T>): T[] {
   const seen: T[] = []
@@ -116,35 +91,7 @@ export function hold<T>(store: Readable<T>): T[] {
   return seen
 }
 
-export const set = (
-  server: StreamServer,
-  stream: string,
-  group: string,
-  item: string,
-  data: unknown,
-) =>
-  server.trigger({
-    function_id: 'stream::set',
-    payload: { stream_name: stream, group_id: group, item_id: item, data },
-  })
-
-export const update = (
-  server: StreamServer,
-  stream: string,
-  group: string,
-  item: string,
-  ops: unknown[],
-) =>
-  server.trigger({
-    function_id: 'stream::update',
-    payload: { stream_name: stream, group_id: group, item_id: item, ops },
-  })
-
-export const remove = (server: StreamServer, stream: string, group: string, item: string) =>
-  server.trigger({
-    function_id: 'stream::delete',
-    payload: { stream_name: stream, group_id: group, item_id: item },
-  })
+export { remove, set, until, update } from '@iii-streams/test-utils'
 
 /** Counts the joins and leaves the server sees, through its triggers. */
 export function countJoins(server: StreamServer): { joins: string[]; leaves: string[] } {

@@ -167,17 +167,7 @@ export function withoutTimestamp(frame: Frame): Frame {
   return rest
 }
 
-export const set = (
-  server: StreamServer,
-  stream: string,
-  group: string,
-  item: string,
-  data: unknown,
-) =>
-  server.trigger({
-    function_id: 'stream::set',
-    payload: { stream_name: stream, group_id: group, item_id: item, data },
-  })
+export { set } from '@iii-streams/test-utils'
 
 /** The tsx binary of this package, which runs fixtures from source. */
 export const TSX = join(resolve(import.meta.dirname, '../..'), 'node_modules/.bin/tsx')

@@ -1,4 +1,4 @@
-import type { Readable, StreamClient, StreamClientOptions } from '@iii-streams/client'
+import type { StreamClient, StreamClientOptions } from '@iii-streams/client'
 import { createStreamClient } from '@iii-streams/client'
 import { createStreamServer, type StreamServer, silentLogger } from '@iii-streams/server'
 import { afterEach } from 'vitest'
@@ -33,30 +33,7 @@ export function startClient(
   return client
 }
 
-/** Resolves with the store's first value that passes `accept`, or fails after `timeoutMs`. */
-export function until<T>(
-  store: Readable<T>,
-  accept: (value: T) => boolean,
-  timeoutMs = 5000,
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    let stop: (() => void) | undefined
-    let done = false
-    const timer = setTimeout(() => {
-      done = true
-      stop?.()
-      reject(new Error(`timed out; last value: ${JSON.stringify(store.get())}`))
-    }, timeoutMs)
-    stop = store.subscribe((value) => {
-      if (done || !accept(value)) return
-      done = true
-      clearTimeout(timer)
-      queueMicrotask(() => stop?.())
-      resolve(value)
-    })
-    if (done) stop()
-  })
-}
+export { until } from '@iii-streams/test-utils'
 
 /** Waits until `check` stops throwing (for server-side counters). */
 export async function eventually(check: () => void, timeoutMs = 5000): Promise<void> {
