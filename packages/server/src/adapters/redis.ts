@@ -215,10 +215,10 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
       const fields = hash as Record<string, string>
       // In creation order; items an engine created (not in the order) after them, in hash order.
       const ids = (order as string[]).filter((id) => Object.hasOwn(fields, id))
-      const count = Object.keys(fields).length
-      if (ids.length < count) {
+      const stored = Object.keys(fields)
+      if (ids.length < stored.length) {
         const placed = new Set(ids)
-        for (const id of Object.keys(fields)) if (!placed.has(id)) ids.push(id)
+        for (const id of stored) if (!placed.has(id)) ids.push(id)
       }
       return {
         ids,
@@ -296,8 +296,7 @@ export async function createRedisAdapter(options: RedisAdapterOptions): Promise<
               }
               const done = await tx.exec()
               if (done !== null) {
-                const failed = done.find(([error]) => error !== null)
-                if (failed) throw failed[0]
+                results(done) // throws the first command's error, if any
                 return planned.result
               }
               if (attempt >= MAX_ATTEMPTS) {
