@@ -69,3 +69,28 @@ export function until<T>(
     if (done) stop()
   })
 }
+
+/** What `countJoins` needs of a stream server. */
+export interface TriggerHost {
+  registerFunction(
+    id: string,
+    handler: (input: { group_id: string; id: string | null }) => Promise<unknown>,
+  ): unknown
+  registerTrigger(trigger: { type: string; function_id: string; config: unknown }): unknown
+}
+
+/** Counts the joins and leaves the server sees, through its triggers (`group` or `group/item`). */
+export function countJoins(server: TriggerHost): { joins: string[]; leaves: string[] } {
+  const counts = { joins: [] as string[], leaves: [] as string[] }
+  const name = (p: { group_id: string; id: string | null }) =>
+    p.id === null ? p.group_id : `${p.group_id}/${p.id}`
+  server.registerFunction('test::onJoin', async (p) => {
+    counts.joins.push(name(p))
+  })
+  server.registerFunction('test::onLeave', async (p) => {
+    counts.leaves.push(name(p))
+  })
+  server.registerTrigger({ type: 'stream:join', function_id: 'test::onJoin', config: {} })
+  server.registerTrigger({ type: 'stream:leave', function_id: 'test::onLeave', config: {} })
+  return counts
+}

@@ -91,18 +91,4 @@ export function hold<T>(store: Readable<T>): T[] {
   return seen
 }
 
-export { remove, set, until, update } from '@iii-streams/test-utils'
-
-/** Counts the joins and leaves the server sees, through its triggers. */
-export function countJoins(server: StreamServer): { joins: string[]; leaves: string[] } {
-  const counts = { joins: [] as string[], leaves: [] as string[] }
-  server.registerFunction('test::onJoin', async (p: { group_id: string; id: string | null }) => {
-    counts.joins.push(p.id === null ? p.group_id : `${p.group_id}/${p.id}`)
-  })
-  server.registerFunction('test::onLeave', async (p: { group_id: string; id: string | null }) => {
-    counts.leaves.push(p.id === null ? p.group_id : `${p.group_id}/${p.id}`)
-  })
-  server.registerTrigger({ type: 'stream:join', function_id: 'test::onJoin', config: {} })
-  server.registerTrigger({ type: 'stream:leave', function_id: 'test::onLeave', config: {} })
-  return counts
-}
+export { countJoins, remove, set, until, update } from '@iii-streams/test-utils'

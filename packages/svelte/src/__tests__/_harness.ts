@@ -33,7 +33,7 @@ export function startClient(
   return client
 }
 
-export { until } from '@iii-streams/test-utils'
+export { countJoins, until } from '@iii-streams/test-utils'
 
 /** Waits until `check` stops throwing (for server-side counters). */
 export async function eventually(check: () => void, timeoutMs = 5000): Promise<void> {
@@ -60,19 +60,3 @@ export const send = (server: StreamServer, group: string, type: string, data: un
     function_id: 'stream::send',
     payload: { stream_name: 'chat', group_id: group, type, data },
   })
-
-/** Counts the joins and leaves the server sees, through its triggers. */
-export function countJoins(server: StreamServer): { joins: string[]; leaves: string[] } {
-  const counts = { joins: [] as string[], leaves: [] as string[] }
-  const name = (p: { group_id: string; id: string | null }) =>
-    p.id === null ? p.group_id : `${p.group_id}/${p.id}`
-  server.registerFunction('test::onJoin', async (p: { group_id: string; id: string | null }) => {
-    counts.joins.push(name(p))
-  })
-  server.registerFunction('test::onLeave', async (p: { group_id: string; id: string | null }) => {
-    counts.leaves.push(name(p))
-  })
-  server.registerTrigger({ type: 'stream:join', function_id: 'test::onJoin', config: {} })
-  server.registerTrigger({ type: 'stream:leave', function_id: 'test::onLeave', config: {} })
-  return counts
-}
