@@ -203,21 +203,46 @@ export class Subscription {
     }
     // The cache never changes a list it handed out (it builds a new one), so the snapshot can
     // share it; in development it is deep-frozen, items included.
-    const list = this.host.freeze(items)
-    let byId: Map<string, JsonValue> | undefined
-    const order = ids
-    const snapshot = {
-      status,
-      items: list,
-      error,
-      // Built on first read only: most views use `items`.
-      get byId(): ReadonlyMap<string, JsonValue> {
-        byId ??= new Map(order.map((id, index) => [id, list[index] as JsonValue]))
-        return byId
-      },
-    }
-    return Object.freeze(snapshot)
+    return groupSnapshot(status, this.host.freeze(items), ids, error)
   }
+}
+
+/** Where a group snapshot keeps its ids, for `byId` on first read. */
+const INDEX = Symbol('iii-streams.index')
+
+interface Index {
+  readonly ids: readonly string[]
+  byId?: ReadonlyMap<string, JsonValue>
+}
+
+type IndexedSnapshot = GroupSnapshot<JsonValue> & { readonly [INDEX]: Index }
+
+/**
+ * `byId`, built on first read (most views use `items`). One getter shared by every snapshot: with
+ * a getter closure per snapshot (holding the list and the ids), young collections in a steady
+ * stream of bursts took about 3x longer (`--trace-gc-nvp`, 10,000 items) and each frame about
+ * 20 % more.
+ */
+function readById(this: IndexedSnapshot): ReadonlyMap<string, JsonValue> {
+  const index = this[INDEX]
+  index.byId ??= new Map(index.ids.map((id, position) => [id, this.items[position] as JsonValue]))
+  return index.byId
+}
+
+const BY_ID: PropertyDescriptor = { get: readById, enumerable: true }
+
+function groupSnapshot(
+  status: SubscriptionStatus,
+  items: readonly JsonValue[],
+  ids: readonly string[],
+  error: StreamsError | null,
+): GroupSnapshot<JsonValue> {
+  const index: Index = { ids }
+  const snapshot = Object.defineProperties(
+    { status, items, error },
+    { [INDEX]: { value: index }, byId: BY_ID },
+  )
+  return Object.freeze(snapshot) as GroupSnapshot<JsonValue>
 }
 
 function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {

@@ -173,6 +173,28 @@ describe('a plain connection', () => {
   })
 })
 
+describe('group snapshots', () => {
+  it('are frozen plain data whose byId is built once per snapshot and survives a spread', () => {
+    const { socket, client } = setup()
+    const group = client.group<{ id: string; n: number }>('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
+    const first = group.get()
+    expect(Object.isFrozen(first)).toBe(true)
+    expect(Object.keys(first)).toEqual(['status', 'items', 'error', 'byId'])
+    expect(first.byId).toBe(first.byId)
+    expect(first.byId.get('a')).toBe(first.items[0])
+    expect({ ...first }.byId.get('a')).toEqual({ id: 'a', n: 1 })
+    socket.receive(frame({ type: 'create', data: { id: 'b', n: 2 } }, { id: 'b' }))
+    const second = group.get()
+    expect([...second.byId.keys()]).toEqual(['a', 'b'])
+    expect(second.byId.get('a')).toBe(first.items[0])
+    // The earlier snapshot is unchanged.
+    expect([...first.byId.keys()]).toEqual(['a'])
+  })
+})
+
 describe('lifecycle', () => {
   it('joins on the first listener and leaves after the linger, with no churn on a quick remount', () => {
     const { socket, client } = setup()
