@@ -20,12 +20,16 @@
  * - Rounds alternate baseline and ours on the same slice of frames; figures are medians of rounds.
  *   The ratio is the median of the per-round ratios (each pairs two neighbouring segments, so a
  *   slow spell of the machine falls on both sides). A full GC (untimed; the script runs Node with
- *   `--expose-gc`) precedes every segment, so each side pays for the collections its own
- *   allocations cause: without it a scavenge fell on whichever side filled the young generation,
- *   and single rounds swung from 0.8 to 2.5.
+ *   `--expose-gc`) precedes every segment. It leaves the young generation empty, and one segment
+ *   allocates too little to fill it: no collection falls inside a timed segment (the bench counts
+ *   them with a PerformanceObserver and prints the count). So the figures are the work alone, on
+ *   a freshly collected heap, with garbage collection excluded on both sides. Without the forced
+ *   GC a scavenge fell on whichever side filled the young generation, and single rounds swung from
+ *   0.8 to 2.5.
  *
  * Run: `pnpm --filter @iii-streams/bench run bench:client`.
  */
+import { PerformanceObserver } from 'node:perf_hooks'
 import type { CreateTransport, TransportEvents } from '@iii-streams/client'
 
 /**
@@ -256,11 +260,16 @@ function runBaseline(
 
 // ----- measurement -----
 
-/**
- * A full collection before each timed segment (untimed), so that each side starts with an empty
- * young generation and pays for the collections its own allocations cause, not for the other's.
- */
+/** A full collection before each timed segment (untimed): see the header. */
 const collectGarbage = (globalThis as { gc?: () => void }).gc ?? (() => {})
+
+/** When collections happened, to count those inside timed segments. */
+const collections: number[] = []
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) collections.push(entry.startTime)
+}).observe({ entryTypes: ['gc'] })
+/** Timed segments [start, end], to match against `collections` at the end. */
+const segments: [number, number][] = []
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -309,18 +318,16 @@ function measure(
   for (let round = 0; round < warmup + rounds; round++) {
     const from = start + round * perRound
     const to = from + perRound
-    const timeOurs = (): number => {
+    const timed = (run: () => void): number => {
       collectGarbage()
       const t0 = performance.now()
-      runOurs(from, to)
-      return performance.now() - t0
+      run()
+      const t1 = performance.now()
+      segments.push([t0, t1])
+      return t1 - t0
     }
-    const timeBaseline = (): number => {
-      collectGarbage()
-      const t0 = performance.now()
-      runBaseline(map, texts, from, to)
-      return performance.now() - t0
-    }
+    const timeOurs = () => timed(() => runOurs(from, to))
+    const timeBaseline = () => timed(() => runBaseline(map, texts, from, to))
     let oursMs: number
     let baselineMs: number
     if (round % 2 === 0) {
@@ -440,5 +447,12 @@ console.log('')
 console.log(
   `  goal (a) ≤ ${GOAL} at every size: ${misses === 0 ? 'met' : `missed in ${misses} of ${rows.length}`}` +
     `  (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+)
+// The observer reports after the current task.
+await new Promise((resolve) => setTimeout(resolve, 0))
+const inside = collections.filter((at) => segments.some(([t0, t1]) => at >= t0 && at <= t1)).length
+console.log(
+  `  garbage collections inside the ${segments.length.toLocaleString('en-US')} timed segments: ${inside}` +
+    ' (each segment starts on a freshly collected heap; GC is excluded on both sides)',
 )
 if (sink === undefined) throw new Error('benchmark produced nothing')
