@@ -1,6 +1,6 @@
 import type { JsonValue, StreamFrame } from '@iii-streams/protocol'
 import type { StreamsError } from './errors.ts'
-import { GroupCache } from './group-cache.ts'
+import { GroupCache, sameList } from './group-cache.ts'
 import { createStore, type WritableStore } from './store.ts'
 
 /** Where a subscription is in its life. */
@@ -177,6 +177,8 @@ export class Subscription {
     }
     let items = this.cache.list()
     let ids = this.cache.idList()
+    // The cache hands out a new list exactly when its content changed.
+    let fromCache = true
     if (this.host.hasPending) {
       let overlaid = false
       const withOverlay = items.map((item, index) => {
@@ -190,6 +192,7 @@ export class Subscription {
       if (overlaid || created.length > 0) {
         items = [...withOverlay, ...created.map(([, value]) => value)]
         ids = [...ids, ...created.map(([id]) => id)]
+        fromCache = false
       }
     }
     const previous = this.store?.get() as GroupSnapshot<JsonValue> | undefined
@@ -197,11 +200,11 @@ export class Subscription {
       previous &&
       previous.status === status &&
       previous.error === error &&
-      sameItems(previous.items, items)
+      (previous.items === items || (!fromCache && sameList(previous.items, items)))
     ) {
       return previous
     }
-    // The cache never changes a list it handed out (it builds a new one), so the snapshot can
+    // The cache never changes a list it handed out (it copies it first), so the snapshot can
     // share it; in development it is deep-frozen, items included.
     return groupSnapshot(status, this.host.freeze(items), ids, error)
   }
@@ -243,10 +246,4 @@ function groupSnapshot(
     { [INDEX]: { value: index }, byId: BY_ID },
   )
   return Object.freeze(snapshot) as GroupSnapshot<JsonValue>
-}
-
-function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest'
+import { GroupCache } from '../group-cache.ts'
+
+type Item = { id: string; n: number; tags?: string[] }
+
+function filled(...ids: string[]): GroupCache<Item> {
+  const cache = new GroupCache<Item>()
+  cache.replace(
+    ids,
+    ids.map((id) => ({ id, n: 0 })),
+  )
+  return cache
+}
+
+describe('GroupCache', () => {
+  it("keeps the server's order: an overwrite keeps its place, a new id goes last", () => {
+    const cache = filled('a', 'b', 'c')
+    cache.set('b', { id: 'b', n: 1 })
+    cache.set('d', { id: 'd', n: 0 })
+    expect(cache.idList()).toEqual(['a', 'b', 'c', 'd'])
+    expect(cache.list().map((item) => item.n)).toEqual([0, 1, 0, 0])
+    expect(cache.get('b')).toEqual({ id: 'b', n: 1 })
+    expect(cache.size).toBe(4)
+  })
+
+  it('never changes a list it handed out, and hands out the same list until a change', () => {
+    const cache = filled('a', 'b', 'c')
+    const items = cache.list()
+    const ids = cache.idList()
+    expect(cache.list()).toBe(items)
+    cache.set('a', { id: 'a', n: 5 })
+    cache.set('x', { id: 'x', n: 0 })
+    cache.delete('b')
+    expect(items.map((item) => item.n)).toEqual([0, 0, 0])
+    expect(ids).toEqual(['a', 'b', 'c'])
+    expect(cache.list()).not.toBe(items)
+    expect(cache.idList()).toEqual(['a', 'c', 'x'])
+    // An update alone leaves the ids list as it was.
+    const idsAfter = cache.idList()
+    cache.set('c', { id: 'c', n: 9 })
+    expect(cache.idList()).toBe(idsAfter)
+  })
+
+  it('finds every item at its place after deletes, and a re-created id goes last', () => {
+    const ids = Array.from({ length: 20 }, (_, index) => `i${index}`)
+    const cache = filled(...ids)
+    for (const id of ['i0', 'i5', 'i19', 'i7']) expect(cache.delete(id)).toBe(true)
+    expect(cache.delete('i5')).toBe(false)
+    // Reads between a delete and the next compaction see the right items.
+    expect(cache.get('i6')?.id).toBe('i6')
+    cache.set('i5', { id: 'i5', n: 1 })
+    const expected = [...ids.filter((id) => !['i0', 'i5', 'i19', 'i7'].includes(id)), 'i5']
+    expect(cache.idList()).toEqual(expected)
+    expect(cache.list().map((item) => item.id)).toEqual(expected)
+    for (const id of expected) expect(cache.get(id)?.id).toBe(id)
+    expect(cache.has('i0')).toBe(false)
+    expect(cache.size).toBe(expected.length)
+    // Positions were renumbered by the compaction: a later update lands in its place.
+    cache.set('i8', { id: 'i8', n: 42 })
+    expect(cache.list()[cache.idList().indexOf('i8')]).toEqual({ id: 'i8', n: 42 })
+  })
+
+  it('reports an unchanged value as no change, keeping the cached object', () => {
+    const cache = filled('a')
+    const before = cache.get('a')
+    const list = cache.list()
+    expect(cache.set('a', { id: 'a', n: 0 })).toBe(false)
+    expect(cache.get('a')).toBe(before)
+    expect(cache.list()).toBe(list)
+  })
+
+  it('keeps its lists when a sync brings the same content, and reconciles what changed', () => {
+    const cache = new GroupCache<Item>()
+    cache.replace(
+      ['a', 'b'],
+      [
+        { id: 'a', n: 0, tags: ['x'] },
+        { id: 'b', n: 0 },
+      ],
+    )
+    const items = cache.list()
+    const ids = cache.idList()
+    cache.replace(
+      ['a', 'b'],
+      [
+        { id: 'a', n: 0, tags: ['x'] },
+        { id: 'b', n: 0 },
+      ],
+    )
+    expect(cache.list()).toBe(items)
+    expect(cache.idList()).toBe(ids)
+    cache.replace(
+      ['b', 'a'],
+      [
+        { id: 'b', n: 0 },
+        { id: 'a', n: 1, tags: ['x'] },
+      ],
+    )
+    expect(cache.idList()).toEqual(['b', 'a'])
+    expect(cache.get('b')).toBe(items[1])
+    expect(cache.get('a')?.tags).toBe(items[0]?.tags)
+  })
+
+  it('gives a repeated id in a sync its first place and its last value', () => {
+    const cache = new GroupCache<Item>()
+    cache.replace(
+      ['a', 'b', 'a'],
+      [
+        { id: 'a', n: 1 },
+        { id: 'b', n: 0 },
+        { id: 'a', n: 2 },
+      ],
+    )
+    expect(cache.idList()).toEqual(['a', 'b'])
+    expect(cache.list()).toEqual([
+      { id: 'a', n: 2 },
+      { id: 'b', n: 0 },
+    ])
+  })
+
+  it('patches in place with the engine ops, and refuses an item it does not hold', () => {
+    const cache = filled('a', 'b')
+    const list = cache.list()
+    expect(cache.patch('a', [{ type: 'increment', path: 'n', by: 3 }])).toBe(true)
+    expect(cache.get('a')).toEqual({ id: 'a', n: 3 })
+    expect(list[0]).toEqual({ id: 'a', n: 0 })
+    expect(cache.list()[1]).toBe(list[1])
+    expect(cache.patch('zz', [{ type: 'increment', path: 'n', by: 1 }])).toBe(false)
+  })
+})
