@@ -2,23 +2,30 @@ import { applyUpdateOps, type JsonValue, MISSING, type UpdateOp } from '@iii-str
 import { createDraft, finishDraft, freeze } from 'immer'
 import { reconcile } from './reconcile.ts'
 
-/** A deleted item's place in the list until the next compaction. */
+/** A deleted item's place, until the next compaction. */
 const HOLE: unique symbol = Symbol('hole')
+
+/** Compaction renumbers the places after the first hole: it waits for this share of holes. */
+const COMPACT_AT = 1 / 4
 
 /**
  * The items of one group by id, in the server's order (insertion order; an overwrite keeps its
- * place, as the engine's store does). A change costs O(1) whatever the group's size, and so does
- * handing out the lists: they are arrays kept in order (an id's position in a map), copied only
- * when a change follows a hand-out (one `slice`, a memory copy) and compacted only after deletes.
+ * place, as the engine's store does). Items sit in an array in that order, each id's place in a
+ * map, so a change costs O(1) whatever the group's size. The lists handed out for snapshots are
+ * never changed afterwards: with no deleted places the items array itself is handed out and copied
+ * (one `slice`, a memory copy) by the next write; with some, a copy without them. Deleted places
+ * are compacted once they are a quarter of the array, so deletes cost O(1) amortized too.
  */
 export class GroupCache<TItem> {
   #positions = new Map<string, number>()
   #ids: string[] = []
   #items: (TItem | typeof HOLE)[] = []
-  /** `#ids` / `#items` were handed out: copy before the next write. */
-  #idsShared = false
+  /** `#items` / `#ids` themselves were handed out: copy before the next write. */
   #itemsShared = false
-  /** Deleted places in `#items` and `#ids`, removed by the next hand-out. */
+  #idsShared = false
+  /** The lists last handed out, until the next change. */
+  #itemList: readonly TItem[] | null = null
+  #idList: readonly string[] | null = null
   #holes = 0
 
   get size(): number {
@@ -55,14 +62,16 @@ export class GroupCache<TItem> {
         items.push(kept)
       }
     })
-    this.#compact()
     // Nothing changed (a resync, typically): keep the lists, so no new snapshot goes out.
-    if (sameList(order, this.#ids) && sameList(items, this.#items)) return
+    if (sameList(order, this.idList()) && sameList(items, this.list())) return
     this.#positions = positions
     this.#ids = order
     this.#items = items
-    this.#idsShared = false
     this.#itemsShared = false
+    this.#idsShared = false
+    this.#holes = 0
+    this.#itemList = null
+    this.#idList = null
   }
 
   /** Stores a full value (`fresh` as in `replace`); returns false when nothing changed. */
@@ -72,6 +81,7 @@ export class GroupCache<TItem> {
       this.#positions.set(id, this.#items.length)
       this.#writableIds().push(id)
       this.#writableItems().push(value)
+      this.#idList = null
       return true
     }
     const previous = this.#items[position] as TItem
@@ -86,7 +96,8 @@ export class GroupCache<TItem> {
     if (position === undefined) return false
     this.#positions.delete(id)
     this.#writableItems()[position] = HOLE
-    this.#holes++
+    this.#idList = null
+    if (++this.#holes > COMPACT_AT * this.#items.length) this.#compact()
     return true
   }
 
@@ -99,31 +110,57 @@ export class GroupCache<TItem> {
     if (position === undefined) return false
     const previous = this.#items[position] as TItem
     const next = applyOps(previous as JsonValue, ops) as TItem
-    if (next !== previous) {
-      this.#writableItems()[position] = next
-    }
+    if (next !== previous) this.#writableItems()[position] = next
     return true
   }
 
   /** The ids in order; the same array until an item is added or removed. */
   idList(): readonly string[] {
-    this.#compact()
-    this.#idsShared = true
-    return this.#ids
+    if (this.#idList === null) this.#handOut()
+    return this.#idList as readonly string[]
   }
 
   /** The items in order; the same array until something changes. */
   list(): readonly TItem[] {
-    this.#compact()
-    this.#itemsShared = true
-    return this.#items as TItem[]
+    if (this.#itemList === null) this.#handOut()
+    return this.#itemList as readonly TItem[]
   }
 
+  /** Sets the lists to hand out: the arrays themselves, or copies without the deleted places. */
+  #handOut(): void {
+    if (this.#holes === 0) {
+      this.#itemList = this.#items as TItem[]
+      this.#idList = this.#ids
+      this.#itemsShared = this.#idsShared = true
+    } else {
+      const [items, ids] = this.#withoutHoles()
+      this.#itemList ??= items
+      this.#idList ??= ids
+    }
+  }
+
+  #withoutHoles(): [TItem[], string[]] {
+    const size = this.#positions.size
+    const items = new Array<TItem>(size)
+    const ids = new Array<string>(size)
+    const all = this.#items
+    let kept = 0
+    for (let index = 0; index < all.length; index++) {
+      const item = all[index] as TItem | typeof HOLE
+      if (item === HOLE) continue
+      items[kept] = item
+      ids[kept++] = this.#ids[index] as string
+    }
+    return [items, ids]
+  }
+
+  /** Every write to the items goes through here: a handed-out array is copied first. */
   #writableItems(): (TItem | typeof HOLE)[] {
     if (this.#itemsShared) {
       this.#items = this.#items.slice()
       this.#itemsShared = false
     }
+    this.#itemList = null
     return this.#items
   }
 
@@ -135,25 +172,11 @@ export class GroupCache<TItem> {
     return this.#ids
   }
 
-  /** Removes deleted places, renumbering the positions after them (O(n), once per hand-out). */
+  /** Removes the deleted places and renumbers the rest. */
   #compact(): void {
-    if (this.#holes === 0) return
-    const items = this.#items
-    const ids = this.#ids
-    const keptItems: TItem[] = []
-    const keptIds: string[] = []
-    for (let index = 0; index < items.length; index++) {
-      const item = items[index] as TItem | typeof HOLE
-      if (item === HOLE) continue
-      const id = ids[index] as string
-      if (keptItems.length !== index) this.#positions.set(id, keptItems.length)
-      keptIds.push(id)
-      keptItems.push(item)
-    }
-    this.#items = keptItems
-    this.#ids = keptIds
-    this.#itemsShared = false
-    this.#idsShared = false
+    ;[this.#items, this.#ids] = this.#withoutHoles()
+    this.#positions = new Map(this.#ids.map((id, index) => [id, index]))
+    this.#itemsShared = this.#idsShared = false
     this.#holes = 0
   }
 }

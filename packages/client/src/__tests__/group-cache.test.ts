@@ -41,23 +41,39 @@ describe('GroupCache', () => {
     expect(cache.idList()).toBe(idsAfter)
   })
 
-  it('finds every item at its place after deletes, and a re-created id goes last', () => {
+  it('finds every item at its place after deletes, before and after compaction', () => {
     const ids = Array.from({ length: 20 }, (_, index) => `i${index}`)
     const cache = filled(...ids)
-    for (const id of ['i0', 'i5', 'i19', 'i7']) expect(cache.delete(id)).toBe(true)
+    let alive = [...ids]
+    const check = () => {
+      expect(cache.idList()).toEqual(alive)
+      expect(cache.list().map((item) => item.id)).toEqual(alive)
+      for (const id of alive) expect(cache.get(id)?.id).toBe(id)
+      expect(cache.size).toBe(alive.length)
+    }
+    const remove = (...gone: string[]) => {
+      for (const id of gone) expect(cache.delete(id)).toBe(true)
+      alive = alive.filter((id) => !gone.includes(id))
+    }
+    // A few deletes leave holes (a quarter of the places compacts them).
+    remove('i0', 'i5', 'i19', 'i7')
     expect(cache.delete('i5')).toBe(false)
-    // Reads between a delete and the next compaction see the right items.
-    expect(cache.get('i6')?.id).toBe('i6')
-    cache.set('i5', { id: 'i5', n: 1 })
-    const expected = [...ids.filter((id) => !['i0', 'i5', 'i19', 'i7'].includes(id)), 'i5']
-    expect(cache.idList()).toEqual(expected)
-    expect(cache.list().map((item) => item.id)).toEqual(expected)
-    for (const id of expected) expect(cache.get(id)?.id).toBe(id)
     expect(cache.has('i0')).toBe(false)
-    expect(cache.size).toBe(expected.length)
-    // Positions were renumbered by the compaction: a later update lands in its place.
+    check()
+    // A re-created id goes last.
+    cache.set('i5', { id: 'i5', n: 1 })
+    alive.push('i5')
+    check()
+    const handedOut = cache.list()
+    // Enough deletes to compact; the positions after them are renumbered.
+    remove('i1', 'i2', 'i3', 'i4', 'i6')
+    check()
+    expect(handedOut.map((item) => item.id)).toContain('i1')
     cache.set('i8', { id: 'i8', n: 42 })
-    expect(cache.list()[cache.idList().indexOf('i8')]).toEqual({ id: 'i8', n: 42 })
+    expect(cache.list()[alive.indexOf('i8')]).toEqual({ id: 'i8', n: 42 })
+    cache.set('new', { id: 'new', n: 0 })
+    alive.push('new')
+    check()
   })
 
   it('reports an unchanged value as no change, keeping the cached object', () => {
