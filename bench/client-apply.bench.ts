@@ -15,17 +15,20 @@
  *   `count` no frame used before, so every update is a real change. The `seq` run continues over
  *   the whole sequence of one client, so no frame is ever a replay.
  * - (a) coalesced: a burst of K frames, then one flush of the scheduled notifications and one
- *   `store.get()`; time / K. (b) per-frame flush: flush and `get()` after every frame.
+ *   `store.get()`; time / K. (b) per-frame flush: flush and `get()` after every frame. (c) churn:
+ *   a `delete` of a random item and a `create` of a new one in turn (the baseline does `Map.delete`
+ *   / `Map.set`), flush and `get()` after every frame: the group keeps its size.
  * - Every case runs once untimed before the measured pass (JIT warm-up for all code paths).
  * - Rounds alternate baseline and ours on the same slice of frames; figures are medians of rounds.
  *   The ratio is the median of the per-round ratios (each pairs two neighbouring segments, so a
  *   slow spell of the machine falls on both sides). A full GC (untimed; the script runs Node with
- *   `--expose-gc`) precedes every segment. It leaves the young generation empty, and one segment
- *   allocates too little to fill it: no collection falls inside a timed segment (the bench counts
- *   them with a PerformanceObserver and prints the count). So the figures are the work alone, on
- *   a freshly collected heap, with garbage collection excluded on both sides. Without the forced
- *   GC a scavenge fell on whichever side filled the young generation, and single rounds swung from
- *   0.8 to 2.5.
+ *   `--expose-gc`) precedes every segment. It leaves the young generation empty, and a segment of
+ *   (a) allocates too little to fill it: no collection falls inside one (the bench counts them per
+ *   column and side with a PerformanceObserver, and prints the counts). So (a) is the work alone,
+ *   on a freshly collected heap, garbage collection excluded on both sides. (b) and (c) build a
+ *   list per frame, so a few collections fall inside their segments, on the side that caused
+ *   them. Without the forced GC a scavenge fell on whichever side filled the young generation,
+ *   and single rounds of (a) swung from 0.8 to 2.5.
  *
  * Run: `pnpm --filter @iii-streams/bench run bench:client`.
  */
@@ -156,6 +159,44 @@ function updateTexts(
   return texts
 }
 
+/**
+ * (c)'s frames: a delete of a random live item, then a create of a new one, in turn, so the group
+ * keeps its size; `seq` continues from `firstSeq` (extended only).
+ */
+function churnTexts(
+  mode: Mode,
+  n: number,
+  count: number,
+  firstSeq: number,
+  random: () => number,
+): string[] {
+  const live = Array.from({ length: n }, (_, index) => index)
+  let nextIndex = n
+  let slot = 0
+  const texts: string[] = []
+  for (let i = 0; i < count; i++) {
+    const seq = firstSeq + i
+    const deleting = i % 2 === 0
+    // The create takes the place (in `live`) of the item just deleted.
+    if (deleting) slot = Math.floor(random() * n)
+    const index = deleting ? (live[slot] as number) : nextIndex
+    if (!deleting) live[slot] = nextIndex++
+    const data = makeItem(index, seq)
+    texts.push(
+      JSON.stringify({
+        type: 'stream',
+        timestamp: TIMESTAMP + seq,
+        streamName: 's',
+        groupId: 'g',
+        id: data.id,
+        ...(mode === 'extended' ? { seq } : {}),
+        event: { type: deleting ? 'delete' : 'create', data },
+      }),
+    )
+  }
+  return texts
+}
+
 const HELLO =
   '{"type":"hello","version":1,"epoch":"e","heartbeatMs":15000,"limits":{"maxFrameBytes":1048576,"maxSubscriptions":1000}}'
 
@@ -252,8 +293,12 @@ function runBaseline(
   to: number,
 ) {
   for (let i = from; i < to; i++) {
-    const frame = JSON.parse(texts[i] as string) as { id: string; event: { data: unknown } }
-    map.set(frame.id, frame.event.data)
+    const frame = JSON.parse(texts[i] as string) as {
+      id: string
+      event: { type: string; data: unknown }
+    }
+    if (frame.event.type === 'delete') map.delete(frame.id)
+    else map.set(frame.id, frame.event.data)
   }
   sink = map
 }
@@ -268,8 +313,10 @@ const collections: number[] = []
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) collections.push(entry.startTime)
 }).observe({ entryTypes: ['gc'] })
-/** Timed segments [start, end], to match against `collections` at the end. */
-const segments: [number, number][] = []
+type Column = 'a' | 'b' | 'c'
+type Side = 'ours' | 'base'
+/** Timed segments, to match against `collections` at the end. */
+const segments: { column: Column; side: Side; t0: number; t1: number }[] = []
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -299,8 +346,9 @@ function measure(
   perRound: number,
   warmup: number,
   rounds: number,
-  flushEveryFrame: boolean,
+  column: Column,
 ): Figure {
+  const flushEveryFrame = column !== 'a'
   const ours: number[] = []
   const baseline: number[] = []
   const ratios: number[] = []
@@ -318,16 +366,16 @@ function measure(
   for (let round = 0; round < warmup + rounds; round++) {
     const from = start + round * perRound
     const to = from + perRound
-    const timed = (run: () => void): number => {
+    const timed = (side: Side, run: () => void): number => {
       collectGarbage()
       const t0 = performance.now()
       run()
       const t1 = performance.now()
-      segments.push([t0, t1])
+      segments.push({ column, side, t0, t1 })
       return t1 - t0
     }
-    const timeOurs = () => timed(() => runOurs(from, to))
-    const timeBaseline = () => timed(() => runBaseline(map, texts, from, to))
+    const timeOurs = () => timed('ours', () => runOurs(from, to))
+    const timeBaseline = () => timed('base', () => runBaseline(map, texts, from, to))
     let oursMs: number
     let baselineMs: number
     if (round % 2 === 0) {
@@ -353,6 +401,7 @@ interface Row {
   readonly frameBytes: number
   readonly coalesced: Figure
   readonly perFrame: Figure
+  readonly churn: Figure
 }
 
 function benchOne(mode: Mode, n: number): Row {
@@ -360,8 +409,10 @@ function benchOne(mode: Mode, n: number): Row {
   const coalescedFrames = (COALESCED_WARMUP_ROUNDS + COALESCED_ROUNDS) * BURST
   const perRound = perFrameRoundFrames(n)
   const perFrameFrames = (PER_FRAME_WARMUP_ROUNDS + PER_FRAME_ROUNDS) * perRound
-  // One continuous seq run per client: (a)'s frames, then (b)'s.
+  // One continuous seq run per client: (a)'s frames, then (b)'s, then (c)'s.
   const texts = updateTexts(mode, n, coalescedFrames + perFrameFrames, 1, random)
+  const churnFrames = (PER_FRAME_WARMUP_ROUNDS + PER_FRAME_ROUNDS) * perRound
+  const churn = churnTexts(mode, n, churnFrames, coalescedFrames + perFrameFrames + 1, random)
   const sample = texts.slice(0, 1000)
   const frameBytes = Math.round(sample.reduce((sum, text) => sum + text.length, 0) / sample.length)
   const itemBytes = Math.round(
@@ -382,7 +433,7 @@ function benchOne(mode: Mode, n: number): Row {
     BURST,
     COALESCED_WARMUP_ROUNDS,
     COALESCED_ROUNDS,
-    false,
+    'a',
   )
   const perFrame = measure(
     harness,
@@ -392,16 +443,30 @@ function benchOne(mode: Mode, n: number): Row {
     perRound,
     PER_FRAME_WARMUP_ROUNDS,
     PER_FRAME_ROUNDS,
-    true,
+    'b',
   )
-  // Every burst and every frame of (b) changed an item: each must have reached the listener once.
-  const expected = COALESCED_WARMUP_ROUNDS + COALESCED_ROUNDS + perFrameFrames
+  const churned = measure(
+    harness,
+    map,
+    churn,
+    0,
+    perRound,
+    PER_FRAME_WARMUP_ROUNDS,
+    PER_FRAME_ROUNDS,
+    'c',
+  )
+  // Every burst and every frame of (b) and (c) changed the group: each must have reached the
+  // listener once, and the group kept its size.
+  const expected = COALESCED_WARMUP_ROUNDS + COALESCED_ROUNDS + perFrameFrames + churnFrames
   const notified = harness.notified() - notifiedBefore
+  const size = (harness.flush() as { items: readonly unknown[] }).items.length
   harness.close()
-  if (notified !== expected) {
-    throw new Error(`${mode} N=${n}: ${notified} notifications, expected ${expected}`)
+  if (notified !== expected || size !== n || map.size !== n) {
+    throw new Error(
+      `${mode} N=${n}: ${notified} notifications (expected ${expected}), ${size} items, baseline ${map.size}`,
+    )
   }
-  return { mode, n, itemBytes, frameBytes, coalesced, perFrame }
+  return { mode, n, itemBytes, frameBytes, coalesced, perFrame, churn: churned }
 }
 
 // ----- report -----
@@ -429,9 +494,12 @@ console.log(
   `  (a) coalesced: bursts of ${BURST} frames, then one flush + one get()  [goal: ours/baseline ≤ ${GOAL}]`,
 )
 console.log('  (b) per-frame: flush + get() after every frame  [no goal]')
+console.log(
+  '  (c) churn: a delete and a create in turn (Map.delete / Map.set in the baseline), flush + get() after every frame  [no goal]',
+)
 console.log('')
 console.log(
-  `  ${'mode'.padEnd(8)} ${'N'.padStart(6)} ${'item/frame B'.padStart(12)} │ ${'(a) ours'.padStart(8)} ${'base'.padStart(8)} ${'ratio'.padStart(6)} goal │ ${'(b) ours'.padStart(8)} ${'base'.padStart(8)} ${'ratio'.padStart(7)}`,
+  `  ${'mode'.padEnd(8)} ${'N'.padStart(6)} ${'item/frame B'.padStart(12)} │ ${'(a) ours'.padStart(8)} ${'base'.padStart(8)} ${'ratio'.padStart(6)} goal │ ${'(b) ours'.padStart(8)} ${'base'.padStart(8)} ${'ratio'.padStart(7)} │ ${'(c) ours'.padStart(8)} ${'base'.padStart(8)} ${'ratio'.padStart(7)}`,
 )
 let misses = 0
 for (const row of rows) {
@@ -440,7 +508,7 @@ for (const row of rows) {
   const met = a <= GOAL
   if (!met) misses++
   console.log(
-    `  ${row.mode.padEnd(8)} ${row.n.toLocaleString('en-US').padStart(6)} ${`${row.itemBytes}/${row.frameBytes}`.padStart(12)} │ ${us(row.coalesced.oursUs)} ${us(row.coalesced.baselineUs)} ${a.toFixed(2).padStart(6)} ${met ? ' ok ' : 'MISS'} │ ${us(row.perFrame.oursUs)} ${us(row.perFrame.baselineUs)} ${b.toFixed(2).padStart(7)}`,
+    `  ${row.mode.padEnd(8)} ${row.n.toLocaleString('en-US').padStart(6)} ${`${row.itemBytes}/${row.frameBytes}`.padStart(12)} │ ${us(row.coalesced.oursUs)} ${us(row.coalesced.baselineUs)} ${a.toFixed(2).padStart(6)} ${met ? ' ok ' : 'MISS'} │ ${us(row.perFrame.oursUs)} ${us(row.perFrame.baselineUs)} ${b.toFixed(2).padStart(7)} │ ${us(row.churn.oursUs)} ${us(row.churn.baselineUs)} ${row.churn.ratio.toFixed(2).padStart(7)}`,
   )
 }
 console.log('')
@@ -450,9 +518,15 @@ console.log(
 )
 // The observer reports after the current task.
 await new Promise((resolve) => setTimeout(resolve, 0))
-const inside = collections.filter((at) => segments.some(([t0, t1]) => at >= t0 && at <= t1)).length
+const inside = (column: Column, side: Side): number =>
+  collections.filter((at) =>
+    segments.some(
+      (each) => each.column === column && each.side === side && at >= each.t0 && at <= each.t1,
+    ),
+  ).length
 console.log(
-  `  garbage collections inside the ${segments.length.toLocaleString('en-US')} timed segments: ${inside}` +
-    ' (each segment starts on a freshly collected heap; GC is excluded on both sides)',
+  `  garbage collections inside timed segments (ours/base): (a) ${inside('a', 'ours')}/${inside('a', 'base')}` +
+    ` (b) ${inside('b', 'ours')}/${inside('b', 'base')} (c) ${inside('c', 'ours')}/${inside('c', 'base')};` +
+    ' every segment starts on a freshly collected heap',
 )
 if (sink === undefined) throw new Error('benchmark produced nothing')
