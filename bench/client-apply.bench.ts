@@ -122,6 +122,19 @@ function syncText(mode: Mode, n: number, subscriptionId: string): string {
   })
 }
 
+/** One change frame's text; extended frames carry `seq`. */
+function changeText(mode: Mode, type: string, data: Item, seq: number): string {
+  return JSON.stringify({
+    type: 'stream',
+    timestamp: TIMESTAMP + seq,
+    streamName: 's',
+    groupId: 'g',
+    id: data.id,
+    ...(mode === 'extended' ? { seq } : {}),
+    event: { type, data },
+  })
+}
+
 /** `count` frame texts of `update`s; `seq` continues from `firstSeq` (extended only). */
 function updateTexts(
   mode: Mode,
@@ -133,28 +146,7 @@ function updateTexts(
   const texts: string[] = []
   for (let i = 0; i < count; i++) {
     const seq = firstSeq + i
-    const index = Math.floor(random() * n)
-    const data = makeItem(index, seq)
-    const frame =
-      mode === 'plain'
-        ? {
-            type: 'stream',
-            timestamp: TIMESTAMP + seq,
-            streamName: 's',
-            groupId: 'g',
-            id: data.id,
-            event: { type: 'update', data },
-          }
-        : {
-            type: 'stream',
-            timestamp: TIMESTAMP + seq,
-            streamName: 's',
-            groupId: 'g',
-            id: data.id,
-            seq,
-            event: { type: 'update', data },
-          }
-    texts.push(JSON.stringify(frame))
+    texts.push(changeText(mode, 'update', makeItem(Math.floor(random() * n), seq), seq))
   }
   return texts
 }
@@ -181,18 +173,7 @@ function churnTexts(
     if (deleting) slot = Math.floor(random() * n)
     const index = deleting ? (live[slot] as number) : nextIndex
     if (!deleting) live[slot] = nextIndex++
-    const data = makeItem(index, seq)
-    texts.push(
-      JSON.stringify({
-        type: 'stream',
-        timestamp: TIMESTAMP + seq,
-        streamName: 's',
-        groupId: 'g',
-        id: data.id,
-        ...(mode === 'extended' ? { seq } : {}),
-        event: { type: deleting ? 'delete' : 'create', data },
-      }),
-    )
+    texts.push(changeText(mode, deleting ? 'delete' : 'create', makeItem(index, seq), seq))
   }
   return texts
 }
