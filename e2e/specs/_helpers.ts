@@ -1,4 +1,4 @@
-import type { Page } from '@playwright/test'
+import type { Page, TestInfo } from '@playwright/test'
 
 export const CHAT = 'http://127.0.0.1:4174'
 export const DASHBOARD = 'http://127.0.0.1:4173'
@@ -25,4 +25,17 @@ export async function send(page: Page, text: string): Promise<void> {
 
 export async function messageTexts(page: Page): Promise<string[]> {
   return page.getByTestId('message-text').allTextContents()
+}
+
+/**
+ * The README's screenshot of a page: written to `docs/screenshots/` only with
+ * `UPDATE_SCREENSHOTS=1`, so that a test run leaves the checkout as it was; otherwise kept with the
+ * test's results.
+ */
+export async function docScreenshot(page: Page, name: string, info: TestInfo): Promise<void> {
+  const path =
+    process.env.UPDATE_SCREENSHOTS === '1'
+      ? `../docs/screenshots/${name}.png`
+      : info.outputPath(`${name}.png`)
+  await page.screenshot({ path })
 }

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test'
-import { CONTROL, messageTexts, openChat, roomFor, send } from './_helpers.ts'
+import { CONTROL, docScreenshot, messageTexts, openChat, roomFor, send } from './_helpers.ts'
 
 test('two tabs converge on the same messages in the same order', async ({ browser }, info) => {
   const room = roomFor(info.title)
@@ -16,7 +16,7 @@ test('two tabs converge on the same messages in the same order', async ({ browse
     await expect(page.getByTestId('message-text')).toHaveText(expected)
     await expect(page.locator('[data-testid="message"][data-pending="true"]')).toHaveCount(0)
   }
-  await alice.screenshot({ path: '../docs/screenshots/chat.png' })
+  await docScreenshot(alice, 'chat', info)
 })
 
 test('presence appears, and disappears when a tab closes', async ({ browser }, info) => {

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test'
-import { DASHBOARD } from './_helpers.ts'
+import { DASHBOARD, docScreenshot } from './_helpers.ts'
 
 /** The server's recent values of one metric, read through its own stream port from the page. */
 async function serverValues(page: import('@playwright/test').Page, id: string): Promise<number[]> {
@@ -28,7 +28,7 @@ async function serverValues(page: import('@playwright/test').Page, id: string): 
   )
 }
 
-test("the dashboard's numbers and charts move and match the server", async ({ page }) => {
+test("the dashboard's numbers and charts move and match the server", async ({ page }, info) => {
   await page.goto(DASHBOARD)
   await expect(page.getByTestId('connection')).toContainText('open')
   const value = page.getByTestId('value-cpu')
@@ -45,5 +45,5 @@ test("the dashboard's numbers and charts move and match the server", async ({ pa
     serverValues(page, 'cpu'),
   ])
   expect(server.map((v) => Math.round(v * 10) / 10)).toContain(shown)
-  await page.screenshot({ path: '../docs/screenshots/dashboard.png' })
+  await docScreenshot(page, 'dashboard', info)
 })

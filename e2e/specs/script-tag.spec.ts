@@ -1,11 +1,11 @@
 import { expect, test } from '@playwright/test'
-import { SCRIPT_TAG } from './_helpers.ts'
+import { docScreenshot, SCRIPT_TAG } from './_helpers.ts'
 
-test('the script-tag page shows a live list through the IIFE bundle', async ({ page }) => {
+test('the script-tag page shows a live list through the IIFE bundle', async ({ page }, info) => {
   await page.goto(`${SCRIPT_TAG}/?stream=ws://127.0.0.1:4112`)
   await expect(page.getByTestId('status')).toContainText('open')
   await expect(page.getByTestId('item')).toHaveCount(3)
   const first = await page.getByTestId('item').first().textContent()
   await expect(page.getByTestId('item').first()).not.toHaveText(first ?? '', { timeout: 5000 })
-  await page.screenshot({ path: '../docs/screenshots/script-tag.png' })
+  await docScreenshot(page, 'script-tag', info)
 })
