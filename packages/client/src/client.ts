@@ -8,6 +8,7 @@ import {
   type UpdateOp,
   validateUpdateOps,
 } from '@iii-streams/protocol'
+import { backoffDelay } from './backoff.ts'
 import { StreamsError } from './errors.ts'
 import { applyOps } from './group-cache.ts'
 import { freezeDeep, reconcile } from './reconcile.ts'
@@ -160,12 +161,18 @@ class Client implements StreamClient, SubscriptionHost {
   #joinedItems = 0
   #flushScheduled = false
   readonly #stopWatchdog: () => void
+  /** Ends the wait before `auth` is asked again (on close). */
+  #stopAuthWait: (() => void) | null = null
   readonly #removeBrowserListeners: () => void
 
   constructor(options: StreamClientOptions) {
     this.#options = options
-    this.#urls = typeof options.url === 'string' ? [options.url] : options.url
-    if (this.#urls.length === 0) throw new TypeError('url: an empty list')
+    this.#urls = checkedUrls(options.url)
+    if (!options.transport && typeof (options.WebSocket ?? globalThis.WebSocket) !== 'function') {
+      throw new TypeError(
+        'WebSocket: this runtime has none (Node 20): pass one, such as the ws package, as the WebSocket option',
+      )
+    }
     this.#attempts = Math.floor(Math.random() * this.#urls.length)
     this.lingerMs = options.lingerMs ?? 1000
     const create = options.transport ?? createReconnectingTransport
@@ -311,6 +318,7 @@ class Client implements StreamClient, SubscriptionHost {
     if (this.#closed) return
     this.#closed = true
     this.#stopWatchdog()
+    this.#stopAuthWait?.()
     this.#removeBrowserListeners()
     this.#transport.close()
     this.#connection.set({ ...this.#connection.get(), status: 'closed' })
@@ -387,11 +395,41 @@ class Client implements StreamClient, SubscriptionHost {
     const url = new URL(this.#urls[this.#attempts++ % this.#urls.length] as string)
     url.searchParams.set(EXTENSIONS_QUERY_PARAM, '1')
     if (this.#options.auth) {
-      const token = await this.#options.auth()
+      const token = await this.#token(this.#options.auth)
       if (token) url.searchParams.set('token', token)
       else url.searchParams.delete('token')
     }
     return url.toString()
+  }
+
+  /**
+   * The app's token for this connection attempt. While `auth` throws or rejects, each failure is
+   * reported (`auth_failed`, in `onError` and the connection's error) and `auth` is asked again
+   * after the backoff: the socket has no URL to open until then.
+   */
+  async #token(auth: NonNullable<StreamClientOptions['auth']>): Promise<string | null | undefined> {
+    for (let failures = 1; !this.#closed; failures++) {
+      try {
+        return await auth()
+      } catch (cause) {
+        if (this.#closed) break
+        const error = new StreamsError(
+          'auth_failed',
+          `auth() failed, so the client cannot connect; trying again (${messageOf(cause)})`,
+          { cause },
+        )
+        this.#connection.set({ ...this.#connection.get(), error })
+        this.#options.onError?.(error)
+        await new Promise<void>((resolve) => {
+          const cancel = this.later(backoffDelay(failures), resolve)
+          this.#stopAuthWait = () => {
+            cancel()
+            resolve()
+          }
+        })
+      }
+    }
+    return null
   }
 
   #onOpen(): void {
@@ -821,6 +859,26 @@ class Client implements StreamClient, SubscriptionHost {
     this.#overlays.delete(key)
     return true
   }
+}
+
+/** The instance URLs, each a ws:// or wss:// URL (http:// and https:// are taken as the same). */
+function checkedUrls(url: string | readonly string[]): readonly string[] {
+  const urls: readonly unknown[] = typeof url === 'string' ? [url] : url
+  if (!Array.isArray(urls) || urls.length === 0) {
+    throw new TypeError('url: give the stream port, as in ws://127.0.0.1:3112, or a list of them')
+  }
+  for (const each of urls) {
+    let protocol = ''
+    try {
+      protocol = new URL(each as string).protocol
+    } catch {}
+    if (!['ws:', 'wss:', 'http:', 'https:'].includes(protocol)) {
+      throw new TypeError(
+        `url: ${JSON.stringify(each)} is not a WebSocket URL (ws://host:3112 or wss://host/…)`,
+      )
+    }
+  }
+  return urls as readonly string[]
 }
 
 function keyOf(stream: string, group: string, id: string | null): string {

@@ -9,6 +9,7 @@ const STREAMS_ERROR: unique symbol = Symbol.for('iii-streams.error')
  * - `bad_frame`: the server sent a frame this client cannot read;
  * - `commit_failed`: an optimistic `mutate`'s commit rejected (the change was rolled back);
  * - `connection`: the socket could not be opened or was lost;
+ * - `auth_failed`: the `auth` option threw or rejected (the client asks it again after a delay);
  * - `closed`: the client was closed.
  */
 export type StreamsErrorCode =
@@ -19,6 +20,7 @@ export type StreamsErrorCode =
   | 'bad_frame'
   | 'commit_failed'
   | 'connection'
+  | 'auth_failed'
   | 'closed'
 
 /**

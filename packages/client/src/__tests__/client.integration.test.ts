@@ -1,11 +1,12 @@
-import { describe, expect, it } from 'vitest'
-import { isStreamsError } from '../index.ts'
+import { describe, expect, it, vi } from 'vitest'
+import { createStreamClient, isStreamsError } from '../index.ts'
 import {
   countJoins,
   hold,
   remove,
   set,
   startClient,
+  startRelay,
   startServer,
   until,
   update,
@@ -242,5 +243,79 @@ describe('items without ids', () => {
     expect((await until(store, (s) => s.status === 'ready')).byId.get('m1')).toEqual({
       text: 'no id',
     })
+  })
+})
+
+describe('auth and options', () => {
+  it('asks auth on every connection, and asks again after a failure instead of stalling', async () => {
+    const tokens: (string | null)[] = []
+    const server = await startServer({ authFunction: 'onAuth' })
+    server.registerFunction('onAuth', async (input: { query_params: Record<string, string[]> }) => {
+      const token = input.query_params.token?.[0] ?? null
+      tokens.push(token)
+      return { context: { user: token } }
+    })
+    const relay = await startRelay(server.port)
+    let calls = 0
+    const errors: string[] = []
+    const client = startClient(`ws://127.0.0.1:${relay.port}`, {
+      auth: () => {
+        calls++
+        if (calls === 1) throw new Error('token service down')
+        if (calls === 2) return Promise.reject(new Error('still down'))
+        return Promise.resolve(`token-${calls}`)
+      },
+      onError: (error) => errors.push(`${error.code}: ${error.message}`),
+    })
+    const room = client.group('chat', 'room-1')
+    hold(room)
+    await until(room, (s) => s.status === 'ready')
+    expect(errors).toEqual([
+      'auth_failed: auth() failed, so the client cannot connect; trying again (token service down)',
+      'auth_failed: auth() failed, so the client cannot connect; trying again (still down)',
+    ])
+    expect(tokens).toEqual(['token-3'])
+    // A lost connection asks for a token again, and the next one is sent.
+    relay.cut()
+    await until(client.connection, (s) => s.status === 'reconnecting')
+    await until(client.connection, (s) => s.status === 'open')
+    expect(tokens).toEqual(['token-3', 'token-4'])
+    expect(calls).toBe(4)
+  })
+
+  it('stops asking auth once the client is closed', async () => {
+    const server = await startServer()
+    let calls = 0
+    const client = startClient(server.url, {
+      auth: () => {
+        calls++
+        throw new Error('no session')
+      },
+      onError: () => {},
+    })
+    await until(client.connection, (s) => s.error?.code === 'auth_failed')
+    client.close()
+    const after = calls
+    await new Promise((resolve) => setTimeout(resolve, 800))
+    expect(calls).toBe(after)
+  })
+
+  it('refuses a URL that is not a WebSocket URL, and a missing WebSocket, with a sentence', () => {
+    expect(() => startClient('not a url')).toThrow(
+      new TypeError('url: "not a url" is not a WebSocket URL (ws://host:3112 or wss://host/…)'),
+    )
+    expect(() => startClient(['ws://127.0.0.1:3112', 'ftp://127.0.0.1'])).toThrow(
+      /url: "ftp:\/\/127\.0\.0\.1" is not a WebSocket URL/,
+    )
+    expect(() => startClient([])).toThrow(/url: give the stream port/)
+    expect(() => startClient('https://streams.example.org/')).not.toThrow()
+    vi.stubGlobal('WebSocket', undefined)
+    try {
+      expect(() => createStreamClient({ url: 'ws://127.0.0.1:3112' })).toThrow(
+        /WebSocket: this runtime has none \(Node 20\): pass one/,
+      )
+    } finally {
+      vi.unstubAllGlobals()
+    }
   })
 })

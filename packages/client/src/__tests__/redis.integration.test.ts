@@ -169,7 +169,7 @@ describe('a client given the URLs of every instance', () => {
   })
 
   it('refuses an empty list', () => {
-    expect(() => startClient([])).toThrow(/url: an empty list/)
+    expect(() => startClient([])).toThrow(/url: give the stream port/)
   })
 })
 
