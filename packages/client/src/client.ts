@@ -12,7 +12,7 @@ import { backoffDelay } from './backoff.ts'
 import { StreamsError } from './errors.ts'
 import { applyOps } from './group-cache.ts'
 import { freezeDeep, reconcile } from './reconcile.ts'
-import { createStore, type Readable } from './store.ts'
+import { callEach, createStore, type Readable } from './store.ts'
 import {
   type GroupSnapshot,
   type ItemSnapshot,
@@ -248,12 +248,9 @@ class Client implements StreamClient, SubscriptionHost {
       get: () => (this.#subscriptions.get(key)?.store.get() ?? unjoined) as TSnapshot,
       subscribe: (listener) => {
         const subscription = this.#subscription(stream, group, id)
-        const release = this.#hold(subscription)
-        const stop = subscription.store.subscribe(listener as (value: unknown) => void)
-        return () => {
-          stop()
-          release()
-        }
+        return this.#listen(subscription, () =>
+          subscription.store.subscribe(listener as (value: unknown) => void),
+        )
       },
     }
   }
@@ -362,7 +359,7 @@ class Client implements StreamClient, SubscriptionHost {
       this.#flushScheduled = false
       const dirty = [...this.#dirty]
       this.#dirty.clear()
-      for (const each of dirty) each.publish()
+      callEach(dirty, (each) => each.publish())
     }
     ;(this.#options.schedule ?? ((run) => setTimeout(run, 0)))(flush)
   }
@@ -616,8 +613,8 @@ class Client implements StreamClient, SubscriptionHost {
     }
     if (event.type === 'event') {
       const message = { type: event.event.type, data: event.event.data, id: frame.id }
-      for (const subscription of [group, item])
-        for (const handler of [...(subscription?.events ?? [])]) handler(message)
+      const handlers = [...(group?.events ?? []), ...(item?.events ?? [])]
+      callEach(handlers, (handler) => handler(message))
       return
     }
     // With one target the frame's data is held by nobody else: it can be reconciled in place.
@@ -795,6 +792,25 @@ class Client implements StreamClient, SubscriptionHost {
     return subscription
   }
 
+  /**
+   * Holds `subscription` while `subscribe`'s listener listens; returns the stop. A listener that
+   * throws on its first call holds nothing.
+   */
+  #listen(subscription: Subscription, subscribe: () => () => void): () => void {
+    const release = this.#hold(subscription)
+    let stop: () => void
+    try {
+      stop = subscribe()
+    } catch (error) {
+      release()
+      throw error
+    }
+    return () => {
+      stop()
+      release()
+    }
+  }
+
   #hold(subscription: Subscription): () => void {
     subscription.retain()
     let held = true
@@ -825,18 +841,15 @@ class Client implements StreamClient, SubscriptionHost {
     const readable: Readable<ItemSnapshot<TItem>> = {
       get: () => view(group.store.get() as GroupSnapshot<TItem>),
       subscribe: (listener) => {
-        const release = this.#hold(group)
         let previous: ItemSnapshot<TItem> | undefined
-        const stop = group.store.subscribe((snapshot) => {
-          const next = view(snapshot as GroupSnapshot<TItem>)
-          if (next === previous) return
-          previous = next
-          listener(next)
-        })
-        return () => {
-          stop()
-          release()
-        }
+        return this.#listen(group, () =>
+          group.store.subscribe((snapshot) => {
+            const next = view(snapshot as GroupSnapshot<TItem>)
+            if (next === previous) return
+            previous = next
+            listener(next)
+          }),
+        )
       },
     }
     return readable

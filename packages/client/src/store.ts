@@ -37,17 +37,42 @@ export function createStore<T>(
     set(next) {
       if (next === value) return
       value = next
-      for (const listener of [...listeners]) listener(value)
+      callEach(listeners, (listener) => listener(next))
     },
     subscribe(listener) {
       const entry = (next: T) => listener(next)
       listeners.add(entry)
       if (listeners.size === 1) hooks.onStart?.()
-      listener(value)
-      return () => {
+      const stop = () => {
         if (!listeners.delete(entry)) return
         if (listeners.size === 0) hooks.onStop?.()
       }
+      try {
+        listener(value)
+      } catch (error) {
+        stop()
+        throw error
+      }
+      return stop
     },
   }
+}
+
+/**
+ * Calls `call` on each of `items` (a copy: a call may change the collection). One that throws does
+ * not keep the others from their call: the first error is thrown after the last, so a failing
+ * listener is seen and no other is skipped.
+ */
+export function callEach<T>(items: Iterable<T>, call: (item: T) => void): void {
+  let failed = false
+  let first: unknown
+  for (const item of [...items]) {
+    try {
+      call(item)
+    } catch (error) {
+      if (!failed) first = error
+      failed = true
+    }
+  }
+  if (failed) throw first
 }

@@ -195,6 +195,56 @@ describe('group snapshots', () => {
   })
 })
 
+describe('app code that throws', () => {
+  it('keeps no other listener, subscription or event handler from its call, and is seen', () => {
+    const flushes: (() => void)[] = []
+    const { socket, client } = setup({ schedule: (flush) => flushes.push(flush) })
+    const a = client.group('s', 'a')
+    const b = client.group('s', 'b')
+    const seen: string[] = []
+    a.subscribe((s) => {
+      if (s.status === 'ready') throw new Error('boom')
+    })
+    a.subscribe((s) => seen.push(`a ${s.status}`))
+    b.subscribe((s) => seen.push(`b ${s.status}`))
+    client.onEvent('s', 'a', () => {
+      throw new Error('handler')
+    })
+    client.onEvent('s', 'a', (event) => seen.push(`event ${event.type}`))
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [] }, { groupId: 'a' }))
+    socket.receive(frame({ type: 'sync', data: [] }, { groupId: 'b' }))
+    expect(() => {
+      for (const flush of flushes.splice(0)) flush()
+    }).toThrow('boom')
+    expect(seen).toEqual(['a loading', 'b loading', 'a ready', 'b ready'])
+    const typing = frame({ type: 'event', event: { type: 'typing', data: 1 } }, { groupId: 'a' })
+    expect(() => socket.receive(typing)).toThrow('handler')
+    expect(seen.at(-1)).toBe('event typing')
+  })
+
+  it('holds nothing for a listener that throws on its first call', () => {
+    const { socket, client } = setup()
+    socket.open()
+    expect(() =>
+      client.group('s', 'c').subscribe(() => {
+        throw new Error('at once')
+      }),
+    ).toThrow('at once')
+    expect(() =>
+      client.item('s', 'c', 'x').subscribe(() => {
+        throw new Error('item at once')
+      }),
+    ).toThrow('item at once')
+    vi.advanceTimersByTime(200)
+    const frames = socket.sent.map((f) => f.type)
+    expect(frames.filter((type) => type === 'join')).toHaveLength(
+      frames.filter((type) => type === 'leave').length,
+    )
+    expect(frames).toContain('leave')
+  })
+})
+
 describe('lifecycle', () => {
   it('joins on the first listener and leaves after the linger, with no churn on a quick remount', () => {
     const { socket, client } = setup()
