@@ -653,16 +653,31 @@ class Client implements StreamClient, SubscriptionHost {
   #applySync(subscription: Subscription, frame: StreamFrame): void {
     const event = frame.event as { data: JsonValue; ids?: readonly string[] }
     if (subscription.isGroup) {
+      const name = `${subscription.stream}/${subscription.group}`
       if (!Array.isArray(event.data)) {
-        this.#badFrame('A group sync did not carry an array.')
+        subscription.fail(this.#badFrame(`The sync of the group ${name} did not carry an array.`))
         return
       }
-      const ids = event.ids ?? this.#idsOf(event.data)
+      let ids: readonly string[] | null
+      try {
+        ids = event.ids ?? this.#idsOf(event.data)
+      } catch (cause) {
+        subscription.fail(
+          new StreamsError(
+            'no_item_id',
+            `getItemId threw for an item of ${name}: ${messageOf(cause)}`,
+            {
+              cause,
+            },
+          ),
+        )
+        return
+      }
       if (ids === null) {
         subscription.fail(
           new StreamsError(
             'no_item_id',
-            `The items of ${subscription.stream}/${subscription.group} carry no id: give them an "id" field or pass getItemId.`,
+            `The items of ${name} carry no id: give them an "id" field or pass getItemId.`,
           ),
         )
         return
@@ -775,9 +790,11 @@ class Client implements StreamClient, SubscriptionHost {
     return ids
   }
 
-  #badFrame(message: string): void {
+  #badFrame(message: string): StreamsError {
     this.#badFrames++
-    this.#options.onError?.(new StreamsError('bad_frame', message))
+    const error = new StreamsError('bad_frame', message)
+    this.#options.onError?.(error)
+    return error
   }
 
   // ----- helpers -----

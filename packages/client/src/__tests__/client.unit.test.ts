@@ -171,6 +171,30 @@ describe('a plain connection', () => {
     expect(client.badFrames).toBe(2)
     expect(errors).toEqual(['bad_frame', 'bad_frame'])
   })
+
+  it('ends a group whose sync it cannot use with an error, instead of loading forever', () => {
+    const { socket, client } = setup({
+      onError: () => {},
+      getItemId: (item) => {
+        if ((item as { key?: string }).key === undefined) throw new Error('no key')
+        return (item as { key: string }).key
+      },
+    })
+    const odd = client.group('s', 'odd')
+    const keyed = client.group('s', 'keyed')
+    odd.subscribe(() => {})
+    keyed.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: { not: 'a list' } }, { groupId: 'odd' }))
+    socket.receive(
+      frame({ type: 'sync', data: [{ key: 'a' }, { other: 1 }] }, { groupId: 'keyed' }),
+    )
+    expect(odd.get()).toMatchObject({ status: 'error', error: { code: 'bad_frame' } })
+    expect(odd.get().error?.message).toBe('The sync of the group s/odd did not carry an array.')
+    expect(keyed.get()).toMatchObject({ status: 'error', error: { code: 'no_item_id' } })
+    expect(keyed.get().error?.message).toBe('getItemId threw for an item of s/keyed: no key')
+    expect(client.badFrames).toBe(1)
+  })
 })
 
 describe('group snapshots', () => {
