@@ -286,6 +286,7 @@ class Client implements StreamClient, SubscriptionHost {
         'commit_failed',
         `mutate was given ops the server would refuse: ${checked.error.message}`,
       )
+    if (this.#closed) throw closedError()
     const key = keyOf(stream, group, itemId)
     const entry: Pending = { ops: checked.ops, committed: false }
     this.#pending.set(key, [...(this.#pending.get(key) ?? []), entry])
@@ -318,6 +319,9 @@ class Client implements StreamClient, SubscriptionHost {
     this.#stopAuthWait?.()
     this.#removeBrowserListeners()
     this.#transport.close()
+    // What was still loading never will: it ends with `closed`. What was ready keeps its state.
+    for (const subscription of this.#subscriptions.values())
+      if (subscription.status === 'loading') subscription.fail(closedError())
     this.#connection.set({ ...this.#connection.get(), status: 'closed' })
   }
 
@@ -326,7 +330,8 @@ class Client implements StreamClient, SubscriptionHost {
   join(subscription: Subscription): void {
     if (!subscription.isGroup) this.#joinedItems++
     this.#bySubscriptionId.set(subscription.subscriptionId, subscription)
-    if (this.#open) this.#sendJoin(subscription)
+    if (this.#closed) subscription.fail(closedError())
+    else if (this.#open) this.#sendJoin(subscription)
   }
 
   leave(subscription: Subscription): void {
@@ -909,6 +914,10 @@ function checkedUrls(url: string | readonly string[]): readonly string[] {
     }
   }
   return urls as readonly string[]
+}
+
+function closedError(): StreamsError {
+  return new StreamsError('closed', 'The client is closed: create a new one to read streams again.')
 }
 
 function keyOf(stream: string, group: string, id: string | null): string {

@@ -219,6 +219,35 @@ describe('group snapshots', () => {
   })
 })
 
+describe('a closed client', () => {
+  it('ends what was loading and every later read with `closed`, keeps what was ready, and refuses mutate', async () => {
+    const { socket, client } = setup()
+    const ready = client.group('s', 'g')
+    const loading = client.group('s', 'other')
+    ready.subscribe(() => {})
+    loading.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a' }] }))
+    client.close()
+    expect(ready.get()).toMatchObject({ status: 'ready', items: [{ id: 'a' }], error: null })
+    expect(loading.get()).toMatchObject({ status: 'error', error: { code: 'closed' } })
+    const later = client.item('s', 'late', 'x')
+    later.subscribe(() => {})
+    expect(later.get()).toMatchObject({ status: 'error', data: null, error: { code: 'closed' } })
+    expect(later.get().error?.message).toBe(
+      'The client is closed: create a new one to read streams again.',
+    )
+    const commit = vi.fn(async () => {})
+    await expect(
+      client.mutate('s', 'g', 'a', [{ type: 'set', path: 'n', value: 1 }], commit),
+    ).rejects.toMatchObject({
+      code: 'closed',
+    })
+    expect(commit).not.toHaveBeenCalled()
+    expect(client.connection.get().status).toBe('closed')
+  })
+})
+
 describe('app code that throws', () => {
   it('keeps no other listener, subscription or event handler from its call, and is seen', () => {
     const flushes: (() => void)[] = []
