@@ -667,15 +667,8 @@ class Client implements StreamClient, SubscriptionHost {
       try {
         ids = event.ids ?? this.#idsOf(event.data)
       } catch (cause) {
-        subscription.fail(
-          new StreamsError(
-            'no_item_id',
-            `getItemId threw for an item of ${name}: ${messageOf(cause)}`,
-            {
-              cause,
-            },
-          ),
-        )
+        const message = `getItemId threw for an item of ${name}: ${messageOf(cause)}`
+        subscription.fail(new StreamsError('no_item_id', message, { cause }))
         return
       }
       if (ids === null) {
