@@ -301,7 +301,7 @@ class Client implements StreamClient, SubscriptionHost {
         `The change to ${stream}/${group}/${itemId} was rolled back: ${messageOf(cause)}`,
         { cause },
       )
-      this.#options.onError?.(error)
+      this.#report(error)
       throw error
     }
     entry.committed = true
@@ -421,7 +421,7 @@ class Client implements StreamClient, SubscriptionHost {
           { cause },
         )
         this.#connection.set({ ...this.#connection.get(), error })
-        this.#options.onError?.(error)
+        this.#report(error)
         await new Promise<void>((resolve) => {
           const cancel = this.later(backoffDelay(failures), resolve)
           this.#stopAuthWait = () => {
@@ -578,7 +578,7 @@ class Client implements StreamClient, SubscriptionHost {
           frame.message,
         )
         if (subscription === undefined) {
-          this.#options.onError?.(error)
+          this.#report(error)
           return
         }
         subscription.fail(error)
@@ -788,10 +788,25 @@ class Client implements StreamClient, SubscriptionHost {
     return ids
   }
 
+  /**
+   * Hands `error` to `onError`. An `onError` that throws is reported on its own (`reportError`,
+   * else the console) and never stops the client mid-way: a throw while `auth` is retried would
+   * otherwise stall the connection for good.
+   */
+  #report(error: StreamsError): void {
+    try {
+      this.#options.onError?.(error)
+    } catch (thrown) {
+      const report = (globalThis as { reportError?: (error: unknown) => void }).reportError
+      if (report) report(thrown)
+      else console.error(thrown)
+    }
+  }
+
   #badFrame(message: string): StreamsError {
     this.#badFrames++
     const error = new StreamsError('bad_frame', message)
-    this.#options.onError?.(error)
+    this.#report(error)
     return error
   }
 

@@ -283,6 +283,30 @@ describe('auth and options', () => {
     expect(calls).toBe(4)
   })
 
+  it('connects even when onError throws, and reports that throw on its own', async () => {
+    const server = await startServer()
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      let calls = 0
+      const client = startClient(server.url, {
+        auth: () => {
+          calls++
+          if (calls === 1) throw new Error('token service down')
+          return 'ok'
+        },
+        onError: () => {
+          throw new Error('a bug in the app')
+        },
+      })
+      const room = client.group('chat', 'room-1')
+      hold(room)
+      await until(room, (s) => s.status === 'ready')
+      expect(printed).toHaveBeenCalledWith(new Error('a bug in the app'))
+    } finally {
+      printed.mockRestore()
+    }
+  })
+
   it('stops asking auth once the client is closed', async () => {
     const server = await startServer()
     let calls = 0
