@@ -366,7 +366,13 @@ class Client implements StreamClient, SubscriptionHost {
       this.#dirty.clear()
       callEach(dirty, (each) => each.publish())
     }
-    ;(this.#options.schedule ?? ((run) => setTimeout(run, 0)))(flush)
+    try {
+      ;(this.#options.schedule ?? ((run) => setTimeout(run, 0)))(flush)
+    } catch (error) {
+      // Not scheduled: the next change asks again, and nothing dirty is forgotten.
+      this.#flushScheduled = false
+      throw error
+    }
   }
 
   later(ms: number, task: () => void): () => void {

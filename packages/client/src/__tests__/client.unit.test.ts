@@ -276,6 +276,27 @@ describe('app code that throws', () => {
     expect(seen.at(-1)).toBe('event typing')
   })
 
+  it('forgets nothing when a custom schedule throws once', () => {
+    let calls = 0
+    const { socket, client } = setup({
+      schedule: (flush) => {
+        if (++calls === 1) throw new Error('scheduler down')
+        flush()
+      },
+    })
+    const a = client.group('s', 'a')
+    const b = client.group('s', 'b')
+    a.subscribe(() => {})
+    b.subscribe(() => {})
+    socket.open()
+    expect(() => socket.receive(frame({ type: 'sync', data: [] }, { groupId: 'a' }))).toThrow(
+      'scheduler down',
+    )
+    socket.receive(frame({ type: 'sync', data: [] }, { groupId: 'b' }))
+    expect(a.get().status).toBe('ready')
+    expect(b.get().status).toBe('ready')
+  })
+
   it('holds nothing for a listener that throws on its first call', () => {
     const { socket, client } = setup()
     socket.open()
