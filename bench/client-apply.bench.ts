@@ -13,7 +13,8 @@
  * - Items are `{ id, name, count, tags: [3 strings], meta: { a, b } }`, about 150 bytes of JSON.
  * - Every frame text is built before any timing: each update picks a random item and gives it a
  *   `count` no frame used before, so every update is a real change. The `seq` run continues over
- *   the whole sequence of one client, so no frame is ever a replay.
+ *   the whole sequence of one client, so no frame is ever a replay. Texts are flat strings decoded
+ *   from bytes, as a socket hands them over, and each side parses its own copy.
  * - (a) coalesced: a burst of K frames, then one flush of the scheduled notifications and one
  *   `store.get()`; time / K. (b) per-frame flush: flush and `get()` after every frame. (c) churn:
  *   a `delete` of a random item and a `create` of a new one in turn (the baseline does `Map.delete`
@@ -21,14 +22,18 @@
  * - Every case runs once untimed before the measured pass (JIT warm-up for all code paths).
  * - Rounds alternate baseline and ours on the same slice of frames; figures are medians of rounds.
  *   The ratio is the median of the per-round ratios (each pairs two neighbouring segments, so a
- *   slow spell of the machine falls on both sides). A full GC (untimed; the script runs Node with
- *   `--expose-gc`) precedes every segment. It leaves the young generation empty, and a segment of
- *   (a) allocates too little to fill it: no collection falls inside one (the bench counts them per
- *   column and side with a PerformanceObserver, and prints the counts). So (a) is the work alone,
- *   on a freshly collected heap, garbage collection excluded on both sides. (b) and (c) build a
- *   list per frame, so a few collections fall inside their segments, on the side that caused
- *   them. Without the forced GC a scavenge fell on whichever side filled the young generation,
- *   and single rounds of (a) swung from 0.8 to 2.5.
+ *   slow spell of the machine falls on both sides). A young-generation collection (untimed; the
+ *   script runs Node with `--expose-gc`) precedes every segment. It leaves the young generation
+ *   empty, and a segment of (a) allocates too little to fill it: collections inside one are rare
+ *   (the bench counts them per column and side with a PerformanceObserver, and prints the
+ *   counts). So (a) is the work alone, garbage collection excluded on both sides. (b) and (c)
+ *   build a list per frame, so a few collections fall inside their segments, on the side that
+ *   caused them. Without the forced collection a scavenge fell on whichever side filled the young
+ *   generation, and single rounds of (a) swung from 0.8 to 2.5.
+ * - Until 2026-11-28 two flaws inflated (a)'s ratio to about 1.7–2.0: both sides parsed the same
+ *   rope strings, so whichever went first paid for flattening them (single rounds split by order,
+ *   about 1.2 against 2.0), and the collection before each segment was a full one (see
+ *   `collectGarbage`).
  *
  * Run: `pnpm --filter @iii-streams/bench run bench:client`.
  */
@@ -122,9 +127,21 @@ function syncText(mode: Mode, n: number, subscriptionId: string): string {
   })
 }
 
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/**
+ * A frame's text as a socket hands it over: decoded from its bytes, so a flat string. (Text made by
+ * `JSON.stringify` is a rope that the first `JSON.parse` of it flattens, a copy that the side
+ * parsing it first would pay and the other would not.) Also makes the baseline's own copy.
+ */
+function received(text: string): string {
+  return decoder.decode(encoder.encode(text))
+}
+
 /** One change frame's text; extended frames carry `seq`. */
 function changeText(mode: Mode, type: string, data: Item, seq: number): string {
-  return JSON.stringify({
+  const text = JSON.stringify({
     type: 'stream',
     timestamp: TIMESTAMP + seq,
     streamName: 's',
@@ -133,6 +150,7 @@ function changeText(mode: Mode, type: string, data: Item, seq: number): string {
     ...(mode === 'extended' ? { seq } : {}),
     event: { type, data },
   })
+  return received(text)
 }
 
 /** `count` frame texts of `update`s; `seq` continues from `firstSeq` (extended only). */
@@ -286,8 +304,15 @@ function runBaseline(
 
 // ----- measurement -----
 
-/** A full collection before each timed segment (untimed): see the header. */
-const collectGarbage = (globalThis as { gc?: () => void }).gc ?? (() => {})
+/**
+ * A young-generation collection before each timed segment (untimed): see the header. Not a full
+ * one: nothing holds a frame between segments, so a full collection frees the hidden classes of
+ * the parsed frames and throws away all the optimized code built on them (about 1,400
+ * deoptimizations per run, `--trace-deopt`); each segment then began by optimizing again, which
+ * costs the side with more code more.
+ */
+const exposedGc = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc
+const collectGarbage = (): void => exposedGc?.({ type: 'minor' })
 
 /** When collections happened, to count those inside timed segments. */
 const collections: number[] = []
@@ -330,6 +355,9 @@ function measure(
   column: Column,
 ): Figure {
   const flushEveryFrame = column !== 'a'
+  // The baseline parses its own copy of the texts: reading the texts the other side has just read
+  // would find them in the processor's cache.
+  const baselineTexts = texts.map(received)
   const ours: number[] = []
   const baseline: number[] = []
   const ratios: number[] = []
@@ -356,7 +384,7 @@ function measure(
       return t1 - t0
     }
     const timeOurs = () => timed('ours', () => runOurs(from, to))
-    const timeBaseline = () => timed('base', () => runBaseline(map, texts, from, to))
+    const timeBaseline = () => timed('base', () => runBaseline(map, baselineTexts, from, to))
     let oursMs: number
     let baselineMs: number
     if (round % 2 === 0) {
@@ -468,7 +496,7 @@ console.log(
   `  NODE_ENV=${process.env.NODE_ENV} (${process.env.NODE_ENV === 'production' ? 'no dev-mode deep freeze' : 'dev-mode deep freeze of snapshots'}), Node ${process.version}`,
 )
 console.log(
-  '  baseline: JSON.parse(text) + Map.set(id, data) per frame, same frame texts, same run',
+  '  baseline: JSON.parse(text) + Map.set(id, data) per frame, same frame texts (its own copy), same run',
 )
 console.log('  µs: medians of rounds; ratio: median of the per-round ratios ours / baseline')
 console.log(
@@ -508,6 +536,6 @@ const inside = (column: Column, side: Side): number =>
 console.log(
   `  garbage collections inside timed segments (ours/base): (a) ${inside('a', 'ours')}/${inside('a', 'base')}` +
     ` (b) ${inside('b', 'ours')}/${inside('b', 'base')} (c) ${inside('c', 'ours')}/${inside('c', 'base')};` +
-    ' every segment starts on a freshly collected heap',
+    ' every segment starts with an empty young generation',
 )
 if (sink === undefined) throw new Error('benchmark produced nothing')
