@@ -139,6 +139,28 @@ describe('ordering on an extended connection', () => {
     vi.advanceTimersByTime(1600)
     expect(socket.reconnects).toBe(1)
   })
+
+  it('stays connected while frames keep coming, on an extended connection only', () => {
+    const { socket, client } = setup()
+    client.group('s', 'g').subscribe(() => {})
+    socket.open()
+    socket.receive(hello)
+    // Heartbeats every 2 s for 10 s: each one is a sign of life, so no reconnect.
+    for (let second = 0; second < 10; second += 2) {
+      vi.advanceTimersByTime(2000)
+      socket.receive('{"type":"ping"}')
+    }
+    expect(socket.reconnects).toBe(0)
+    vi.advanceTimersByTime(4100)
+    expect(socket.reconnects).toBe(1)
+
+    // A plain connection has no heartbeat: silence is no sign of a dead socket.
+    const plain = setup()
+    plain.client.group('s', 'g').subscribe(() => {})
+    plain.socket.open()
+    vi.advanceTimersByTime(60_000)
+    expect(plain.socket.reconnects).toBe(0)
+  })
 })
 
 describe('a plain connection', () => {
