@@ -444,7 +444,6 @@ class Client implements StreamClient, SubscriptionHost {
     this.#open = true
     this.#firstFrame = true
     this.#extended = false
-    this.#lastFrameAt = Date.now()
     this.#lastText = ''
     this.#copiesToSkip = 0
     this.#connection.set({
