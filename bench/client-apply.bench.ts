@@ -355,9 +355,9 @@ function measure(
   column: Column,
 ): Figure {
   const flushEveryFrame = column !== 'a'
-  // The baseline parses its own copy of the texts: reading the texts the other side has just read
-  // would find them in the processor's cache.
-  const baselineTexts = texts.map(received)
+  // The baseline parses its own copy of this column's texts (from `start`): reading the texts the
+  // other side has just read would find them in the processor's cache.
+  const baselineTexts = texts.slice(start, start + (warmup + rounds) * perRound).map(received)
   const ours: number[] = []
   const baseline: number[] = []
   const ratios: number[] = []
@@ -384,7 +384,8 @@ function measure(
       return t1 - t0
     }
     const timeOurs = () => timed('ours', () => runOurs(from, to))
-    const timeBaseline = () => timed('base', () => runBaseline(map, baselineTexts, from, to))
+    const timeBaseline = () =>
+      timed('base', () => runBaseline(map, baselineTexts, from - start, to - start))
     let oursMs: number
     let baselineMs: number
     if (round % 2 === 0) {
