@@ -13,9 +13,13 @@ import { freeze } from 'immer'
  *
  * `fresh`: `next` is held by nobody else (just parsed from a frame), so its parts are replaced in
  * place rather than copied into new objects.
+ *
+ * Keys are walked with `for…in` and no own-property check: an enumerable key that a polluted
+ * `Object.prototype` adds shows up in both objects' walks (both are plain objects), so the counts
+ * still match; only the copy made when `next` is not fresh leaves such keys out.
  */
 export function reconcile<T>(previous: T, next: T, fresh = false): T {
-  if (Object.is(previous, next)) return previous
+  if (previous === next) return previous
   if (
     typeof previous !== 'object' ||
     previous === null ||
@@ -39,7 +43,7 @@ export function reconcile<T>(previous: T, next: T, fresh = false): T {
         if (kept !== old) same = false
         if (!fresh || kept !== value) merged[index] = kept
       } else {
-        if (same && !Object.is(before[index], value)) same = false
+        if (same && !sameScalar(before[index], value)) same = false
         if (!fresh) merged[index] = value
       }
     }
@@ -51,7 +55,6 @@ export function reconcile<T>(previous: T, next: T, fresh = false): T {
   let count = 0
   const merged: Record<string, unknown> = fresh ? after : {}
   for (const key in after) {
-    if (!Object.hasOwn(after, key)) continue
     count++
     const value = after[key]
     if (typeof value === 'object' && value !== null) {
@@ -59,18 +62,25 @@ export function reconcile<T>(previous: T, next: T, fresh = false): T {
       const had = old !== undefined && key !== '__proto__' ? true : Object.hasOwn(before, key)
       const kept = had ? reconcile(old, value, fresh) : value
       if (!had || kept !== old) same = false
-      if (!fresh || kept !== value) setOwn(merged as JsonObject, key, kept as JsonValue)
+      if (fresh ? kept !== value : Object.hasOwn(after, key)) {
+        setOwn(merged as JsonObject, key, kept as JsonValue)
+      }
     } else {
       // A key `previous` lacks reads as undefined (no JSON scalar) or, for __proto__, as an object.
-      if (same && !Object.is(before[key], value)) same = false
-      if (!fresh) setOwn(merged as JsonObject, key, value as JsonValue)
+      if (same && !sameScalar(before[key], value)) same = false
+      if (!fresh && Object.hasOwn(after, key)) setOwn(merged as JsonObject, key, value as JsonValue)
     }
   }
   if (same) {
-    for (const key in before) if (Object.hasOwn(before, key) && --count < 0) break
+    for (const _ in before) if (--count < 0) break
     if (count === 0) return previous
   }
   return merged as T
+}
+
+/** `Object.is` for JSON scalars (no NaN in JSON; `-0` is not `0`), at the cost of `===`. */
+function sameScalar(a: unknown, b: unknown): boolean {
+  return a === b && (a !== 0 || 1 / a === 1 / (b as number))
 }
 
 /** Freezes a value deeply (immer's freeze), so a snapshot cannot be changed by accident. */

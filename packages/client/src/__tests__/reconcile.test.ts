@@ -80,4 +80,37 @@ describe.each([
     expect(Object.hasOwn(added, '__proto__')).toBe(true)
     expect(Object.getPrototypeOf(added)).toBe(Object.prototype)
   })
+  it('tells -0 from 0, as JSON.parse does, and compares big integers by value', () => {
+    const previous = JSON.parse('{"a":0,"list":[0]}') as { a: number; list: number[] }
+    const negative = reconcile(previous, JSON.parse('{"a":-0,"list":[0]}'), fresh)
+    expect(Object.is(negative.a, -0)).toBe(true)
+    expect(negative.list).toBe(previous.list)
+    expect(reconcile(previous, JSON.parse('{"a":0,"list":[-0]}'), fresh).list).not.toBe(
+      previous.list,
+    )
+    // What a lossless parser hands over.
+    const big = { n: 2n ** 64n, list: [1n] }
+    expect(reconcile(big, { n: 2n ** 64n, list: [1n] }, fresh)).toBe(big)
+    expect(reconcile(big, { n: 2n ** 64n + 1n, list: [1n] }, fresh).list).toBe(big.list)
+  })
+
+  it('is not fooled by an enumerable key a library added to Object.prototype', () => {
+    const previous = { a: 1, meta: { b: 2 } }
+    Object.defineProperty(Object.prototype, 'polluted', {
+      value: 1,
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    })
+    try {
+      expect(reconcile(previous, parse(previous), fresh)).toBe(previous)
+      const changed = reconcile(previous, parse({ a: 2, meta: { b: 2 } }), fresh)
+      expect(changed).toEqual({ a: 2, meta: { b: 2 } })
+      expect(changed.meta).toBe(previous.meta)
+      expect(Object.keys(changed)).toEqual(['a', 'meta'])
+      expect(reconcile(previous, parse({ a: 1 }), fresh)).not.toBe(previous)
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).polluted
+    }
+  })
 })
