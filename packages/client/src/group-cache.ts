@@ -14,7 +14,8 @@ const COMPACT_AT = 1 / 4
  * map, so a change costs O(1) whatever the group's size. The lists handed out for snapshots are
  * never changed afterwards: with no deleted places the items array itself is handed out and copied
  * (one `slice`, a memory copy) by the next write; with some, a copy without them. Deleted places
- * are compacted once they are a quarter of the array, so deletes cost O(1) amortized too.
+ * are compacted once they are a quarter of the array, so deletes cost O(1) amortized too. Full
+ * values wait in a queue until the cache is next read (see `set`).
  */
 export class GroupCache<TItem> {
   #positions = new Map<string, number>()
@@ -27,17 +28,22 @@ export class GroupCache<TItem> {
   #itemList: readonly TItem[] | null = null
   #idList: readonly string[] | null = null
   #holes = 0
+  /** What `set` stored since the cache was last read, in arrival order: id, value, fresh, id… */
+  #queue: unknown[] = []
 
   get size(): number {
+    this.#applyQueued()
     return this.#positions.size
   }
 
   get(id: string): TItem | undefined {
+    this.#applyQueued()
     const position = this.#positions.get(id)
     return position === undefined ? undefined : (this.#items[position] as TItem)
   }
 
   has(id: string): boolean {
+    this.#applyQueued()
     return this.#positions.has(id)
   }
 
@@ -46,6 +52,7 @@ export class GroupCache<TItem> {
    * values are held by nobody else, so they may be reconciled in place (see `reconcile`).
    */
   replace(ids: readonly string[], values: readonly TItem[], fresh = false): void {
+    this.#applyQueued()
     const positions = new Map<string, number>()
     const order: string[] = []
     const items: TItem[] = []
@@ -74,24 +81,47 @@ export class GroupCache<TItem> {
     this.#idList = null
   }
 
-  /** Stores a full value (`fresh` as in `replace`); returns false when nothing changed. */
-  set(id: string, value: TItem, fresh = false): boolean {
-    const position = this.#positions.get(id)
-    if (position === undefined) {
-      this.#positions.set(id, this.#items.length)
-      this.#writableIds().push(id)
-      this.#writableItems().push(value)
-      this.#idList = null
-      return true
+  /**
+   * Stores a full value (`fresh` as in `replace`). The value waits in a queue that the next read
+   * or other write of the cache applies, all of it in one pass: frames that arrive together are
+   * parsed one after the other and then applied back to back, and in a large group the
+   * processor overlaps the memory accesses of looking up and comparing many items (see the
+   * README's Benchmark).
+   */
+  set(id: string, value: TItem, fresh = false): void {
+    this.#queue.push(id, value, fresh)
+  }
+
+  /** Applies what `set` queued, in order. Every other method calls it first. */
+  #applyQueued(): void {
+    const queue = this.#queue
+    if (queue.length === 0) return
+    this.#queue = []
+    // Every lookup first: they do not depend on each other, so their cache misses overlap.
+    const positions: (number | undefined)[] = []
+    for (let index = 0; index < queue.length; index += 3) {
+      positions.push(this.#positions.get(queue[index] as string))
     }
-    const previous = this.#items[position] as TItem
-    const kept = reconcile(previous, value, fresh)
-    if (kept === previous) return false
-    this.#writableItems()[position] = kept
-    return true
+    for (let index = 0; index < queue.length; index += 3) {
+      const id = queue[index] as string
+      const value = queue[index + 1] as TItem
+      // An id new to the cache may have been added by an earlier value of the same batch.
+      const position = positions[index / 3] ?? this.#positions.get(id)
+      if (position === undefined) {
+        this.#positions.set(id, this.#items.length)
+        this.#writableIds().push(id)
+        this.#writableItems().push(value)
+        this.#idList = null
+        continue
+      }
+      const previous = this.#items[position] as TItem
+      const kept = reconcile(previous, value, queue[index + 2] as boolean)
+      if (kept !== previous) this.#writableItems()[position] = kept
+    }
   }
 
   delete(id: string): boolean {
+    this.#applyQueued()
     const position = this.#positions.get(id)
     if (position === undefined) return false
     this.#positions.delete(id)
@@ -106,6 +136,7 @@ export class GroupCache<TItem> {
    * stay `===`). `false` when the item is not cached: the caller must resync.
    */
   patch(id: string, ops: readonly UpdateOp[]): boolean {
+    this.#applyQueued()
     const position = this.#positions.get(id)
     if (position === undefined) return false
     const previous = this.#items[position] as TItem
@@ -116,12 +147,14 @@ export class GroupCache<TItem> {
 
   /** The ids in order; the same array until an item is added or removed. */
   idList(): readonly string[] {
+    this.#applyQueued()
     if (this.#idList === null) this.#handOut()
     return this.#idList as readonly string[]
   }
 
   /** The items in order; the same array until something changes. */
   list(): readonly TItem[] {
+    this.#applyQueued()
     if (this.#itemList === null) this.#handOut()
     return this.#itemList as readonly TItem[]
   }

@@ -76,13 +76,42 @@ describe('GroupCache', () => {
     check()
   })
 
-  it('reports an unchanged value as no change, keeping the cached object', () => {
+  it('takes an unchanged value as no change, keeping the cached object and the lists', () => {
     const cache = filled('a')
     const before = cache.get('a')
     const list = cache.list()
-    expect(cache.set('a', { id: 'a', n: 0 })).toBe(false)
+    cache.set('a', { id: 'a', n: 0 })
     expect(cache.get('a')).toBe(before)
     expect(cache.list()).toBe(list)
+  })
+
+  it('applies the values of a burst in arrival order, whatever reads or deletes fall between', () => {
+    const cache = filled('a', 'b')
+    const b = cache.get('b')
+    // One id several times, ids new to the cache (one of them twice), a value equal to the cache.
+    cache.set('a', { id: 'a', n: 1 })
+    cache.set('x', { id: 'x', n: 1 })
+    cache.set('a', { id: 'a', n: 2 })
+    cache.set('b', { id: 'b', n: 0 })
+    cache.set('x', { id: 'x', n: 2 })
+    expect(cache.idList()).toEqual(['a', 'b', 'x'])
+    expect(cache.list().map((item) => item.n)).toEqual([2, 0, 2])
+    expect(cache.get('b')).toBe(b)
+    // A delete applies what came before it; a value after it re-creates the item, last.
+    cache.set('b', { id: 'b', n: 3 })
+    expect(cache.delete('b')).toBe(true)
+    cache.set('b', { id: 'b', n: 4 })
+    expect(cache.has('b')).toBe(true)
+    expect(cache.size).toBe(3)
+    expect(cache.list()).toEqual([
+      { id: 'a', n: 2 },
+      { id: 'x', n: 2 },
+      { id: 'b', n: 4 },
+    ])
+    // A sync replaces everything, queued values included.
+    cache.set('a', { id: 'a', n: 9 })
+    cache.replace(['z'], [{ id: 'z', n: 0 }])
+    expect(cache.list()).toEqual([{ id: 'z', n: 0 }])
   })
 
   it('keeps its lists when a sync brings the same content, and reconciles what changed', () => {
