@@ -151,7 +151,15 @@ class Client implements StreamClient, SubscriptionHost {
   #extended = false
   #firstFrame = true
   #heartbeatMs = DEFAULT_HEARTBEAT_MS
+  /** Wall-clock time of the last hello, ping or pong: the server's heartbeat and its answers. */
+  #lastHeartbeatAt = 0
+  /**
+   * Wall-clock time of the last frame as the watchdog knows it. A frame only raises `#heard` (a
+   * clock read costs about 5 % of a change frame); a check that finds it raised stamps its own
+   * time, which is late by at most the time between checks and so never too early.
+   */
   #lastFrameAt = 0
+  #heard = false
   #closed = false
   /** Plain connections get one copy of a change per matching subscription: later copies are skipped. */
   #lastText = ''
@@ -493,10 +501,27 @@ class Client implements StreamClient, SubscriptionHost {
     )
   }
 
-  #checkLiveness(): void {
+  /** A heartbeat's exact time is the last frame's too, whatever came before it. */
+  #sawHeartbeat(): void {
+    this.#lastFrameAt = this.#lastHeartbeatAt = Date.now()
+    this.#heard = false
+  }
+
+  /**
+   * Replaces a socket that has gone quiet, judged by wall clock (background tabs throttle timers).
+   * `waking`: the page has just come back (visible, online), after checks that a background tab
+   * may have spaced a minute apart; frames stamped by such a check may be long past, so only the
+   * heartbeat counts, which the server sends every `heartbeatMs` whatever else it sends.
+   */
+  #checkLiveness(waking = false): void {
     if (!this.#open || !this.#extended) return
-    // Wall clock, not timer counts: background tabs throttle timers.
-    if (Date.now() - this.#lastFrameAt > 2 * this.#heartbeatMs + 1000) {
+    const now = Date.now()
+    if (this.#heard) {
+      this.#heard = false
+      this.#lastFrameAt = now
+    }
+    const last = waking ? this.#lastHeartbeatAt : this.#lastFrameAt
+    if (now - last > 2 * this.#heartbeatMs + 1000) {
       this.#connection.set({
         ...this.#connection.get(),
         error: new StreamsError('connection', 'The server went quiet; reconnecting.'),
@@ -521,7 +546,7 @@ class Client implements StreamClient, SubscriptionHost {
       if (!this.#open) this.#transport.reconnect()
       else if (this.#extended) {
         this.#transport.send('{"type":"ping"}')
-        this.#checkLiveness()
+        this.#checkLiveness(true)
       }
     }
     const onVisible = () => {
@@ -544,9 +569,7 @@ class Client implements StreamClient, SubscriptionHost {
   // ----- frames -----
 
   #onMessage(text: string): void {
-    // For the heartbeat watchdog, which only an extended connection has (a clock read is about
-    // 3 % of a frame).
-    if (this.#extended) this.#lastFrameAt = Date.now()
+    this.#heard = true
     if (this.#copiesToSkip > 0 && text === this.#lastText) {
       this.#copiesToSkip--
       return
@@ -562,7 +585,7 @@ class Client implements StreamClient, SubscriptionHost {
       this.#firstFrame = false
       if (frame.type === 'hello') {
         this.#extended = true
-        this.#lastFrameAt = Date.now()
+        this.#sawHeartbeat()
         this.#heartbeatMs = frame.heartbeatMs
         this.#connection.set({ ...this.#connection.get(), extensions: true })
         return
@@ -573,9 +596,11 @@ class Client implements StreamClient, SubscriptionHost {
 
   #handle(frame: ServerFrame, text: string): void {
     switch (frame.type) {
-      case 'hello':
       case 'ping':
       case 'pong':
+        this.#sawHeartbeat()
+        return
+      case 'hello':
         return
       case 'error': {
         const subscription = frame.subscriptionId

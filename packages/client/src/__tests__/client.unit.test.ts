@@ -148,7 +148,7 @@ describe('ordering on an extended connection', () => {
     // Heartbeats every 2 s for 10 s: each one is a sign of life, so no reconnect.
     for (let second = 0; second < 10; second += 2) {
       vi.advanceTimersByTime(2000)
-      socket.receive('{"type":"ping"}')
+      socket.receive({ type: 'ping', timestamp: Date.now() })
     }
     expect(socket.reconnects).toBe(0)
     vi.advanceTimersByTime(4100)
@@ -160,6 +160,89 @@ describe('ordering on an extended connection', () => {
     plain.socket.open()
     vi.advanceTimersByTime(60_000)
     expect(plain.socket.reconnects).toBe(0)
+  })
+
+  it('counts change frames as signs of life too, with no heartbeat among them', () => {
+    const { socket, client } = setup()
+    client.group('s', 'g').subscribe(() => {})
+    socket.open()
+    socket.receive(hello)
+    for (let second = 0; second < 10; second++) {
+      vi.advanceTimersByTime(1000)
+      socket.receive(frame({ type: 'update', data: { v: second } }, { id: 'a', seq: second + 1 }))
+    }
+    expect(socket.reconnects).toBe(0)
+    // Silence from 10 s. The watchdog knows the last frame's time from its check at 11 s (a
+    // change frame reads no clock), so the check at 15 s is the first to see more than 3 s.
+    vi.advanceTimersByTime(4000)
+    expect(socket.reconnects).toBe(0)
+    vi.advanceTimersByTime(1000)
+    expect(socket.reconnects).toBe(1)
+  })
+
+  describe('in a background tab, whose timers run a minute apart', () => {
+    /** The page's `online` and `visibilitychange` events, played by the test. */
+    function page() {
+      const listeners = new Map<string, () => void>()
+      const on = (type: string, listener: () => void) => listeners.set(type, listener)
+      vi.stubGlobal('addEventListener', on)
+      vi.stubGlobal('removeEventListener', () => {})
+      vi.stubGlobal('document', { visibilityState: 'visible', addEventListener: on })
+      return { show: () => listeners.get('visibilitychange')?.() }
+    }
+    /** Moves the wall clock without running a timer, as a throttled tab sees it. */
+    const sleep = (ms: number) => vi.setSystemTime(Date.now() + ms)
+    afterEach(() => {
+      vi.unstubAllGlobals()
+    })
+
+    it('never replaces a socket whose frames kept coming between two checks', () => {
+      page()
+      const { socket, client } = setup()
+      client.group('s', 'g').subscribe(() => {})
+      socket.open()
+      socket.receive(hello)
+      // A minute with no check, change frames every 10 s (no heartbeat among them), then a check.
+      for (let seq = 1; seq <= 6; seq++) {
+        sleep(10_000)
+        socket.receive(frame({ type: 'update', data: { v: seq } }, { id: 'a', seq }))
+      }
+      vi.advanceTimersByTime(1000)
+      expect(socket.reconnects).toBe(0)
+    })
+
+    it('replaces at once, on coming back, a socket whose heartbeat stopped while away', () => {
+      const { show } = page()
+      const { socket, client } = setup()
+      client.group('s', 'g').subscribe(() => {})
+      socket.open()
+      socket.receive(hello)
+      sleep(2000)
+      socket.receive(frame({ type: 'update', data: { v: 1 } }, { id: 'a', seq: 1 }))
+      // A throttled check counts that frame as heard just now: on its own clock, all is well.
+      vi.advanceTimersByTime(1000)
+      sleep(2500)
+      expect(socket.reconnects).toBe(0)
+      // Back on the page: 5.5 s without a heartbeat (3 s allowed) is a dead socket.
+      show()
+      expect(socket.sent.at(-1)).toEqual({ type: 'ping' })
+      expect(socket.reconnects).toBe(1)
+    })
+
+    it('keeps, on coming back, a socket whose heartbeat kept coming', () => {
+      const { show } = page()
+      const { socket, client } = setup()
+      client.group('s', 'g').subscribe(() => {})
+      socket.open()
+      socket.receive(hello)
+      for (let second = 0; second < 60; second += 2) {
+        sleep(2000)
+        socket.receive({ type: 'ping', timestamp: Date.now() })
+      }
+      show()
+      expect(socket.sent.at(-1)).toEqual({ type: 'ping' })
+      expect(socket.reconnects).toBe(0)
+    })
   })
 })
 
