@@ -10,12 +10,12 @@ import { hold, set, startServer, until } from './_harness.ts'
 const PACKAGE = resolve(import.meta.dirname, '../..')
 
 /**
- * The issue asks for at most 9 KB min+gzip; immer (3.8 KB) and reconnecting-websocket (3.2 KB),
- * which the script-tag bundle must carry, leave too little for the protocol and the client. This
- * budget holds today's size so that it can only shrink, or grow for a reason: the README's "Size"
- * says what each addition bought.
+ * The issue asks for at most 9 KB min+gzip; immer (3.5 KB in the bundle) and reconnecting-websocket
+ * (1.5 KB), which the script-tag bundle must carry, and the protocol and the client (11 KB) make
+ * 15.8 KB. This budget holds today's size so that it can only shrink, or grow for a reason: the
+ * README's "Size" says what each change bought.
  */
-const IIFE_BUDGET_BYTES = 16_443
+const IIFE_BUDGET_BYTES = 15_806
 
 /** Builds the script-tag bundle in memory (`define` replaces the config's). */
 async function buildIife(define?: Record<string, string>): Promise<string> {
