@@ -2,6 +2,12 @@ import { type JsonObject, type JsonValue, setOwn } from '@iii-streams/protocol'
 import { freeze } from 'immer'
 
 /**
+ * How deep reconcile compares. The engine's JSON reader refuses values nested deeper than 128
+ * levels; JSON.parse takes tens of thousands, which would overflow the call stack.
+ */
+const MAX_DEPTH = 1000
+
+/**
  * `next`, with every object or array that deep-equals the matching part of `previous` replaced by
  * that part, so unchanged items and sub-objects keep their identity (`===`) and memoised views do
  * not re-render. Returns `previous` itself when nothing changed.
@@ -17,8 +23,10 @@ import { freeze } from 'immer'
  * Keys are walked with `for…in` and no own-property check: an enumerable key that a polluted
  * `Object.prototype` adds shows up in both objects' walks (both are plain objects), so the counts
  * still match; only the copy made when `next` is not fresh leaves such keys out.
+ *
+ * Below `MAX_DEPTH` levels (`depth` counts them), parts are taken as they come, unshared.
  */
-export function reconcile<T>(previous: T, next: T, fresh = false): T {
+export function reconcile<T>(previous: T, next: T, fresh = false, depth = 0): T {
   if (previous === next) return previous
   if (
     typeof previous !== 'object' ||
@@ -29,7 +37,7 @@ export function reconcile<T>(previous: T, next: T, fresh = false): T {
     return next
   }
   const isArray = Array.isArray(previous)
-  if (isArray !== Array.isArray(next)) return next
+  if (isArray !== Array.isArray(next) || depth > MAX_DEPTH) return next
   if (isArray) {
     const before = previous as unknown as unknown[]
     const after = next as unknown as unknown[]
@@ -39,7 +47,7 @@ export function reconcile<T>(previous: T, next: T, fresh = false): T {
       const value = after[index]
       if (typeof value === 'object' && value !== null) {
         const old = before[index]
-        const kept = index < before.length ? reconcile(old, value, fresh) : value
+        const kept = index < before.length ? reconcile(old, value, fresh, depth + 1) : value
         if (kept !== old) same = false
         if (!fresh || kept !== value) merged[index] = kept
       } else {
@@ -60,7 +68,7 @@ export function reconcile<T>(previous: T, next: T, fresh = false): T {
     if (typeof value === 'object' && value !== null) {
       const old = before[key]
       const had = old !== undefined && key !== '__proto__' ? true : Object.hasOwn(before, key)
-      const kept = had ? reconcile(old, value, fresh) : value
+      const kept = had ? reconcile(old, value, fresh, depth + 1) : value
       if (!had || kept !== old) same = false
       if (fresh ? kept !== value : Object.hasOwn(after, key)) {
         setOwn(merged as JsonObject, key, kept as JsonValue)
@@ -83,7 +91,14 @@ function sameScalar(a: unknown, b: unknown): boolean {
   return a === b && (a !== 0 || 1 / a === 1 / (b as number))
 }
 
-/** Freezes a value deeply (immer's freeze), so a snapshot cannot be changed by accident. */
+/**
+ * Freezes a value deeply (immer's freeze), so a snapshot cannot be changed by accident; a value
+ * nested deeper than the call stack goes stays unfrozen below the levels reached.
+ */
 export function freezeDeep<T>(value: T): T {
-  return freeze(value, true)
+  try {
+    return freeze(value, true)
+  } catch {
+    return value
+  }
 }

@@ -322,6 +322,31 @@ describe('group snapshots', () => {
     // The earlier snapshot is unchanged.
     expect([...first.byId.keys()]).toEqual(['a'])
   })
+
+  it('take items nested deeper than the call stack goes, and their updates', () => {
+    const errors: unknown[] = []
+    const { socket, client } = setup({ onError: (error) => errors.push(error) })
+    const group = client.group<{ id: string; deep: unknown }>('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    // 20,000 levels: JSON.parse takes them, a recursive walk overflows the stack.
+    const deep = (leaf: number) => `${'['.repeat(20_000)}${leaf}${']'.repeat(20_000)}`
+    const item = (leaf: number) => `{"id":"a","deep":${deep(leaf)}}`
+    const change = (type: string, leaf: number) =>
+      `{"type":"stream","timestamp":1,"streamName":"s","groupId":"g","id":"a","event":{"type":"${type}","data":${item(leaf)}}}`
+    socket.receive(
+      `{"type":"stream","timestamp":1,"streamName":"s","groupId":"g","id":null,"event":{"type":"sync","data":[${item(1)}]}}`,
+    )
+    socket.receive(change('update', 2))
+    socket.receive(frame({ type: 'create', data: { id: 'b', deep: 0 } }, { id: 'b' }))
+    const { status, items } = group.get()
+    expect(status).toBe('ready')
+    expect(items.map((each) => each.id)).toEqual(['a', 'b'])
+    let level = items[0]?.deep
+    for (let depth = 0; depth < 20_000; depth++) level = (level as unknown[])[0]
+    expect(level).toBe(2)
+    expect(errors).toEqual([])
+  })
 })
 
 describe('a closed client', () => {
