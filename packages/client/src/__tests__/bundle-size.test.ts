@@ -5,7 +5,7 @@ import { build, type Rolldown } from 'vite'
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import type * as Client from '../index.ts'
-import { hold, set, startServer, until } from './_harness.ts'
+import { hold, set, startRelay, startServer, until } from './_harness.ts'
 
 const PACKAGE = resolve(import.meta.dirname, '../..')
 
@@ -46,15 +46,29 @@ function runAsScript(code: string): typeof Client {
   return runInContext(`${code};IIIStreams`, page) as typeof Client
 }
 
-/** Syncs one group through a bundle's client against a real server; returns its items. */
-async function syncThrough(IIIStreams: typeof Client): Promise<readonly unknown[]> {
+/**
+ * Syncs one group through a bundle's client against a real server, then cuts the connection and
+ * writes while it is down (the bundled reconnecting-websocket must bring it back and the client
+ * resync); returns the items seen before the cut and at the end.
+ */
+async function syncThrough(
+  IIIStreams: typeof Client,
+): Promise<{ before: readonly unknown[]; after: readonly unknown[] }> {
   const server = await startServer()
+  const relay = await startRelay(server.port)
   await set(server, 'chat', 'room-1', 'm1', { text: 'from the bundle' })
-  const client = IIIStreams.createStreamClient({ url: server.url, WebSocket: WebSocket as never })
+  const client = IIIStreams.createStreamClient({
+    url: `ws://127.0.0.1:${relay.port}`,
+    WebSocket: WebSocket as never,
+  })
   try {
     const room = client.group('chat', 'room-1')
     hold(room)
-    return (await until(room, (s) => s.status === 'ready')).items
+    const before = (await until(room, (s) => s.status === 'ready')).items
+    relay.cut()
+    await set(server, 'chat', 'room-1', 'm2', { text: 'while it was down' })
+    const after = (await until(room, (s) => s.items.length === 2)).items
+    return { before, after }
   } finally {
     client.close()
   }
@@ -71,17 +85,20 @@ describe('the script-tag bundle', () => {
     )
     expect(size).toBeLessThanOrEqual(IIFE_BUDGET_BYTES)
 
-    // The bundle works on its own, in a page: sync a group through it. Production: not frozen.
-    const items = await syncThrough(runAsScript(code))
-    expect(items).toEqual([{ text: 'from the bundle' }])
-    expect(Object.isFrozen(items[0])).toBe(false)
+    // The bundle works on its own, in a page: sync a group through it, survive a cut and resync.
+    // Production: not frozen.
+    const { before, after } = await syncThrough(runAsScript(code))
+    expect(before).toEqual([{ text: 'from the bundle' }])
+    expect(after).toEqual([{ text: 'from the bundle' }, { text: 'while it was down' }])
+    expect(after[0]).toBe(before[0])
+    expect(Object.isFrozen(before[0])).toBe(false)
   })
 
   it('deep-freezes snapshots in a development build, as a bundler in dev mode makes it', async () => {
     const code = await buildIife({ 'process.env.NODE_ENV': JSON.stringify('development') })
-    const items = await syncThrough(runAsScript(code))
-    expect(items).toEqual([{ text: 'from the bundle' }])
-    expect(Object.isFrozen(items)).toBe(true)
-    expect(Object.isFrozen(items[0])).toBe(true)
+    const { after } = await syncThrough(runAsScript(code))
+    expect(after).toEqual([{ text: 'from the bundle' }, { text: 'while it was down' }])
+    expect(Object.isFrozen(after)).toBe(true)
+    expect(Object.isFrozen(after[0])).toBe(true)
   })
 })
