@@ -181,27 +181,30 @@ describe('ordering on an extended connection', () => {
   })
 
   describe('in a background tab, whose timers run a minute apart', () => {
-    /** The page's `online` and `visibilitychange` events, played by the test. */
-    function page() {
+    /** Moves the wall clock without running a timer, as a throttled tab sees it. */
+    const sleep = (ms: number) => vi.setSystemTime(Date.now() + ms)
+    /**
+     * A client on an extended connection, with one group held, in a page whose `online` and
+     * `visibilitychange` events the test plays (`show`: the tab is visible again).
+     */
+    function connectedInPage() {
       const listeners = new Map<string, () => void>()
       const on = (type: string, listener: () => void) => listeners.set(type, listener)
       vi.stubGlobal('addEventListener', on)
       vi.stubGlobal('removeEventListener', () => {})
       vi.stubGlobal('document', { visibilityState: 'visible', addEventListener: on })
-      return { show: () => listeners.get('visibilitychange')?.() }
+      const { socket, client } = setup()
+      client.group('s', 'g').subscribe(() => {})
+      socket.open()
+      socket.receive(hello)
+      return { socket, show: () => listeners.get('visibilitychange')?.() }
     }
-    /** Moves the wall clock without running a timer, as a throttled tab sees it. */
-    const sleep = (ms: number) => vi.setSystemTime(Date.now() + ms)
     afterEach(() => {
       vi.unstubAllGlobals()
     })
 
     it('never replaces a socket whose frames kept coming between two checks', () => {
-      page()
-      const { socket, client } = setup()
-      client.group('s', 'g').subscribe(() => {})
-      socket.open()
-      socket.receive(hello)
+      const { socket } = connectedInPage()
       // A minute with no check, change frames every 10 s (no heartbeat among them), then a check.
       for (let seq = 1; seq <= 6; seq++) {
         sleep(10_000)
@@ -212,11 +215,7 @@ describe('ordering on an extended connection', () => {
     })
 
     it('replaces at once, on coming back, a socket whose heartbeat stopped while away', () => {
-      const { show } = page()
-      const { socket, client } = setup()
-      client.group('s', 'g').subscribe(() => {})
-      socket.open()
-      socket.receive(hello)
+      const { socket, show } = connectedInPage()
       sleep(2000)
       socket.receive(frame({ type: 'update', data: { v: 1 } }, { id: 'a', seq: 1 }))
       // A throttled check counts that frame as heard just now: on its own clock, all is well.
@@ -230,11 +229,7 @@ describe('ordering on an extended connection', () => {
     })
 
     it('keeps, on coming back, a socket whose heartbeat kept coming', () => {
-      const { show } = page()
-      const { socket, client } = setup()
-      client.group('s', 'g').subscribe(() => {})
-      socket.open()
-      socket.receive(hello)
+      const { socket, show } = connectedInPage()
       for (let second = 0; second < 60; second += 2) {
         sleep(2000)
         socket.receive({ type: 'ping', timestamp: Date.now() })
