@@ -2,7 +2,7 @@ import { type JsonObject, type JsonValue, setOwn } from '@iii-streams/protocol'
 import { freeze } from 'immer'
 
 /**
- * How deep reconcile compares. The engine's JSON reader refuses values nested deeper than 128
+ * How deep reconcile compares. The engine reads JSON with serde_json, whose default limit is 128
  * levels; JSON.parse takes tens of thousands, which would overflow the call stack.
  */
 const MAX_DEPTH = 1000
