@@ -8,6 +8,9 @@ const HOLE: unique symbol = Symbol('hole')
 /** Compaction renumbers the places after the first hole: it waits for this share of holes. */
 const COMPACT_AT = 1 / 4
 
+/** Values queued by `set` at most; the next one applies them (see `set`). */
+export const QUEUE_LIMIT = 1024
+
 /**
  * The items of one group by id, in the server's order (insertion order; an overwrite keeps its
  * place, as the engine's store does). Items sit in an array in that order, each id's place in a
@@ -89,7 +92,8 @@ export class GroupCache<TItem> {
    * README's Benchmark).
    */
   set(id: string, value: TItem, fresh = false): void {
-    this.#queue.push(id, value, fresh)
+    // Bounded: a flush that does not come (animation frames in a hidden tab) holds no more.
+    if (this.#queue.push(id, value, fresh) >= 3 * QUEUE_LIMIT) this.#applyQueued()
   }
 
   /** Applies what `set` queued, in order. Every other method calls it first. */

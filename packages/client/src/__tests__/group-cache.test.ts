@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { GroupCache } from '../group-cache.ts'
+import { GroupCache, QUEUE_LIMIT } from '../group-cache.ts'
 
 type Item = { id: string; n: number; tags?: string[] }
 
@@ -112,6 +112,20 @@ describe('GroupCache', () => {
     cache.set('a', { id: 'a', n: 9 })
     cache.replace(['z'], [{ id: 'z', n: 0 }])
     expect(cache.list()).toEqual([{ id: 'z', n: 0 }])
+  })
+
+  it('holds at most QUEUE_LIMIT values when nothing reads it, applying them then', () => {
+    const cache = new GroupCache<Item>()
+    cache.replace(['a'], [{ id: 'a', n: 0, tags: ['x'] }])
+    const tags = cache.get('a')?.tags
+    // A fresh value is reconciled in place when applied: its equal tags become the cached ones.
+    const value = { id: 'a', n: 1, tags: ['x'] }
+    cache.set('a', value, true)
+    for (let index = 1; index < QUEUE_LIMIT - 1; index++) cache.set(`i${index}`, { id: 'i', n: 0 })
+    expect(value.tags).not.toBe(tags)
+    cache.set('last', { id: 'last', n: 0 })
+    expect(value.tags).toBe(tags)
+    expect(cache.size).toBe(QUEUE_LIMIT)
   })
 
   it('keeps its lists when a sync brings the same content, and reconciles what changed', () => {
