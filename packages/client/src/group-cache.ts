@@ -33,6 +33,8 @@ export class GroupCache<TItem> {
   #holes = 0
   /** What `set` stored since the cache was last read, in arrival order: id, value, fresh, id… */
   #queue: unknown[] = []
+  /** Per place, where in the queue its last value sits (scratch of `#applyQueued`). */
+  #lastQueued = new Int32Array(0)
 
   get size(): number {
     this.#applyQueued()
@@ -96,21 +98,33 @@ export class GroupCache<TItem> {
     if (this.#queue.push(id, value, fresh) >= 3 * QUEUE_LIMIT) this.#applyQueued()
   }
 
-  /** Applies what `set` queued, in order. Every other method calls it first. */
+  /**
+   * Applies what `set` queued, in order. Every other method calls it first. A place given several
+   * values takes only the last (a full value replaces the one before): a hot item updated many
+   * times in a burst is reconciled once.
+   */
   #applyQueued(): void {
     const queue = this.#queue
     if (queue.length === 0) return
     this.#queue = []
     // Every lookup first: they do not depend on each other, so their cache misses overlap.
     const positions: (number | undefined)[] = []
+    if (this.#lastQueued.length < this.#items.length) {
+      this.#lastQueued = new Int32Array(2 * this.#items.length)
+    }
+    const lastQueued = this.#lastQueued
     for (let index = 0; index < queue.length; index += 3) {
-      positions.push(this.#positions.get(queue[index] as string))
+      const position = this.#positions.get(queue[index] as string)
+      positions.push(position)
+      if (position !== undefined) lastQueued[position] = index
     }
     for (let index = 0; index < queue.length; index += 3) {
       const id = queue[index] as string
       const value = queue[index + 1] as TItem
+      const known = positions[index / 3]
+      if (known !== undefined && lastQueued[known] !== index) continue
       // An id new to the cache may have been added by an earlier value of the same batch.
-      const position = positions[index / 3] ?? this.#positions.get(id)
+      const position = known ?? this.#positions.get(id)
       if (position === undefined) {
         this.#positions.set(id, this.#items.length)
         this.#writableIds().push(id)

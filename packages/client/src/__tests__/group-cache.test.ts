@@ -114,6 +114,29 @@ describe('GroupCache', () => {
     expect(cache.list()).toEqual([{ id: 'z', n: 0 }])
   })
 
+  it('reconciles only the last of several values queued for one item', () => {
+    const cache = new GroupCache<Item>()
+    cache.replace(
+      ['a', 'b'],
+      [
+        { id: 'a', n: 0, tags: ['x'] },
+        { id: 'b', n: 0, tags: ['y'] },
+      ],
+    )
+    const tags = cache.get('a')?.tags
+    // Fresh values are reconciled in place: equal tags become the cached array when they are.
+    const first = { id: 'a', n: 1, tags: ['x'] }
+    const last = { id: 'a', n: 3, tags: ['x'] }
+    cache.set('a', first, true)
+    cache.set('b', { id: 'b', n: 1, tags: ['y'] }, true)
+    cache.set('a', { id: 'a', n: 2, tags: ['x'] }, true)
+    cache.set('a', last, true)
+    expect(cache.list().map((item) => item.n)).toEqual([3, 1])
+    expect(cache.get('a')).toBe(last)
+    expect(last.tags).toBe(tags)
+    expect(first.tags).not.toBe(tags)
+  })
+
   it('holds at most QUEUE_LIMIT values when nothing reads it, applying them then', () => {
     const cache = new GroupCache<Item>()
     cache.replace(['a'], [{ id: 'a', n: 0, tags: ['x'] }])
