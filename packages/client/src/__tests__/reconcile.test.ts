@@ -28,6 +28,21 @@ describe.each([
     else expect(next.tags).not.toBe(previous.tags)
   })
 
+  it('sees a change in a string alone, and none when only strings are there and equal', () => {
+    const previous = { id: 'a', text: 'a long message', n: 1, meta: { by: 'me', at: 'noon' } }
+    expect(reconcile(previous, parse(previous), fresh)).toBe(previous)
+    const edited = reconcile(previous, parse({ ...previous, text: 'edited' }), fresh)
+    expect(edited).toEqual({ ...previous, text: 'edited' })
+    expect(edited.meta).toBe(previous.meta)
+    const moved = reconcile(previous, parse({ ...previous, meta: { by: 'me', at: 'one' } }), fresh)
+    expect(moved.meta).toEqual({ by: 'me', at: 'one' })
+    expect(moved).not.toBe(previous)
+    // A string where a number was, and a string key the previous value lacks.
+    expect(reconcile(previous, parse({ ...previous, n: '1' }), fresh)).not.toBe(previous)
+    const { text: _, ...withoutText } = previous
+    expect(reconcile(withoutText, parse(previous), fresh)).toEqual(previous)
+  })
+
   it('sees added, removed and renamed keys, and arrays that grow or shrink', () => {
     const previous: Record<string, unknown> = { a: 1, b: 2, list: [1, 2, 3] }
     expect(reconcile(previous, parse({ a: 1, b: 2, c: 3, list: [1, 2, 3] }), fresh)).toEqual({
