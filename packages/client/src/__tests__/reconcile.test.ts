@@ -38,7 +38,7 @@ describe.each([
     expect(moved.meta).toEqual({ by: 'me', at: 'one' })
     expect(moved).not.toBe(previous)
     // A string where a number was, and a string key the previous value lacks.
-    expect(reconcile(previous, parse({ ...previous, n: '1' }), fresh)).not.toBe(previous)
+    expect(reconcile<unknown>(previous, parse({ ...previous, n: '1' }), fresh)).not.toBe(previous)
     const { text: _, ...withoutText } = previous
     expect(reconcile(withoutText, parse(previous), fresh)).toEqual(previous)
   })
