@@ -153,7 +153,24 @@ function changeText(mode: Mode, type: string, data: Item, seq: number): string {
   return received(text)
 }
 
-/** `count` frame texts of `update`s; `seq` continues from `firstSeq` (extended only). */
+/**
+ * `count` change frame texts, `seq` continuing from `firstSeq` (extended only); `next(i)` gives the
+ * i-th frame's event type and item index.
+ */
+function changeTexts(
+  mode: Mode,
+  count: number,
+  firstSeq: number,
+  next: (i: number) => [type: string, index: number],
+): string[] {
+  return Array.from({ length: count }, (_, i) => {
+    const seq = firstSeq + i
+    const [type, index] = next(i)
+    return changeText(mode, type, makeItem(index, seq), seq)
+  })
+}
+
+/** `count` frame texts of `update`s of random items. */
 function updateTexts(
   mode: Mode,
   n: number,
@@ -161,17 +178,12 @@ function updateTexts(
   firstSeq: number,
   random: () => number,
 ): string[] {
-  const texts: string[] = []
-  for (let i = 0; i < count; i++) {
-    const seq = firstSeq + i
-    texts.push(changeText(mode, 'update', makeItem(Math.floor(random() * n), seq), seq))
-  }
-  return texts
+  return changeTexts(mode, count, firstSeq, () => ['update', Math.floor(random() * n)])
 }
 
 /**
  * (c)'s frames: a delete of a random live item, then a create of a new one, in turn, so the group
- * keeps its size; `seq` continues from `firstSeq` (extended only).
+ * keeps its size.
  */
 function churnTexts(
   mode: Mode,
@@ -183,17 +195,15 @@ function churnTexts(
   const live = Array.from({ length: n }, (_, index) => index)
   let nextIndex = n
   let slot = 0
-  const texts: string[] = []
-  for (let i = 0; i < count; i++) {
-    const seq = firstSeq + i
-    const deleting = i % 2 === 0
+  return changeTexts(mode, count, firstSeq, (i) => {
+    if (i % 2 === 0) {
+      slot = Math.floor(random() * n)
+      return ['delete', live[slot] as number]
+    }
     // The create takes the place (in `live`) of the item just deleted.
-    if (deleting) slot = Math.floor(random() * n)
-    const index = deleting ? (live[slot] as number) : nextIndex
-    if (!deleting) live[slot] = nextIndex++
-    texts.push(changeText(mode, deleting ? 'delete' : 'create', makeItem(index, seq), seq))
-  }
-  return texts
+    live[slot] = nextIndex
+    return ['create', nextIndex++]
+  })
 }
 
 const HELLO =
