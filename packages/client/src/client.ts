@@ -64,6 +64,11 @@ export interface StreamClientOptions {
   readonly lingerMs?: number
   /** How long a committed optimistic change waits for the server's change. Default 3000 ms. */
   readonly commitGraceMs?: number
+  /**
+   * How long a connection attempt may take to open (the server's auth function included) before
+   * it is given up and retried. Default 10,000 ms.
+   */
+  readonly connectTimeoutMs?: number
   /** Replaces the socket (tests). */
   readonly transport?: CreateTransport
   /** Runs a batch of store notifications; default `setTimeout(flush, 0)`, so bursts coalesce. */
@@ -192,6 +197,7 @@ class Client implements StreamClient, SubscriptionHost {
         close: (code, reason) => this.#onClose(code, reason),
       },
       options.WebSocket,
+      { connectTimeoutMs: options.connectTimeoutMs },
     )
     this.#stopWatchdog = this.#every(1000, () => this.#checkLiveness())
     this.#removeBrowserListeners = this.#listenToBrowser()
@@ -543,8 +549,10 @@ class Client implements StreamClient, SubscriptionHost {
     if (typeof target.addEventListener !== 'function') return () => {}
     const wake = () => {
       if (this.#closed) return
-      if (!this.#open) this.#transport.reconnect()
-      else if (this.#extended) {
+      if (!this.#open) {
+        this.#stopAuthWait?.()
+        this.#transport.reconnect()
+      } else if (this.#extended) {
         this.#transport.send('{"type":"ping"}')
         this.#checkLiveness(true)
       }

@@ -27,29 +27,51 @@ export type CreateTransport = (
   url: () => Promise<string>,
   events: TransportEvents,
   WebSocketImpl: WebSocketConstructor | undefined,
+  options?: { connectTimeoutMs?: number },
 ) => Transport
 
+/** How long an attempt may take to open by default: the server's upgrade and its auth included. */
+export const CONNECT_TIMEOUT_MS = 10_000
+
 /**
- * A `reconnecting-websocket` that never queues frames (`maxEnqueuedMessages: 0`), asks for the URL
- * on every attempt (so auth runs again), and waits a jittered, capped, exponential delay per
- * attempt: its own delay is fixed once per page load, so it is fed ours through a getter.
+ * A `reconnecting-websocket` that never queues frames (`maxEnqueuedMessages: 0`) and asks for the
+ * URL on every attempt (so auth runs again). The delay before an attempt is ours, not its own (which
+ * is fixed once per page load and cannot be cut short): it waits a jittered, capped, exponential
+ * delay inside the URL callback, and `reconnect()` during that wait ends it at once (the browser is
+ * back online), as `close()` does (no timer left behind).
  */
-export const createReconnectingTransport: CreateTransport = (url, events, WebSocketImpl) => {
-  // Read by the constructor itself (first attempt, no delay) before `socket` is assigned.
-  let attempt = () => 0
-  const options = {
-    ...(WebSocketImpl ? { WebSocket: WebSocketImpl } : {}),
-    maxEnqueuedMessages: 0,
-    connectionTimeout: 4000,
-    minUptime: BACKOFF.stableMs,
-    maxReconnectionDelay: BACKOFF.maxMs,
-    reconnectionDelayGrowFactor: 1,
-    get minReconnectionDelay() {
-      return backoffDelay(attempt())
-    },
+export const createReconnectingTransport: CreateTransport = (
+  url,
+  events,
+  WebSocketImpl,
+  { connectTimeoutMs = CONNECT_TIMEOUT_MS } = {},
+) => {
+  let endWait: (() => void) | null = null
+  const wait = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => endWait?.(), ms)
+      endWait = () => {
+        endWait = null
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  // Read when the library asks for a URL: `socket` is assigned by then (the first attempt waits
+  // for a resolved promise).
+  const nextUrl = async () => {
+    const attempt = socket.retryCount
+    if (attempt > 0) await wait(backoffDelay(attempt))
+    return url()
   }
-  const socket: ReconnectingWebSocket = new ReconnectingWebSocket(url, undefined, options)
-  attempt = () => socket.retryCount
+  const options = {
+    WebSocket: quietOnAbort(WebSocketImpl ?? globalThis.WebSocket),
+    maxEnqueuedMessages: 0,
+    connectionTimeout: connectTimeoutMs,
+    minUptime: BACKOFF.stableMs,
+    minReconnectionDelay: 0,
+    maxReconnectionDelay: 0,
+  }
+  const socket: ReconnectingWebSocket = new ReconnectingWebSocket(nextUrl, undefined, options)
   socket.onopen = () => events.open()
   socket.onmessage = (event) => {
     if (typeof event.data === 'string') events.message(event.data)
@@ -62,10 +84,31 @@ export const createReconnectingTransport: CreateTransport = (url, events, WebSoc
       socket.send(text)
       return true
     },
-    reconnect: () => socket.reconnect(),
-    close: () => socket.close(1000, 'client closed'),
+    reconnect() {
+      if (endWait) endWait()
+      else socket.reconnect()
+    },
+    close() {
+      socket.close(1000, 'client closed')
+      endWait?.()
+    },
     get attempt() {
       return socket.retryCount
     },
+  }
+}
+
+/**
+ * The WebSocket class with a listener for `error` on every socket. reconnecting-websocket removes
+ * its own listeners before it closes a socket that timed out while connecting; `ws` (Node) then
+ * emits `error` on an emitter with no listener, which ends the process. Browsers only log it.
+ */
+function quietOnAbort(Base: WebSocketConstructor): WebSocketConstructor {
+  if (typeof Base !== 'function') return Base
+  return class extends Base {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols)
+      this.addEventListener('error', () => {})
+    }
   }
 }

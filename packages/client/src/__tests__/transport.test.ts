@@ -1,0 +1,87 @@
+import { createServer, type Socket } from 'node:net'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createReconnectingTransport, type WebSocketConstructor } from '../transport.ts'
+import { hold, startClient, until } from './_harness.ts'
+
+/** A socket whose every connection attempt fails at once (the server is down). */
+function refusedSockets(): { Socket: WebSocketConstructor; opened: string[] } {
+  const opened: string[] = []
+  class Refused extends EventTarget {
+    static readonly CONNECTING = 0
+    static readonly OPEN = 1
+    static readonly CLOSING = 2
+    static readonly CLOSED = 3
+    readyState = 0
+    binaryType = 'blob'
+    constructor(url: string) {
+      super()
+      opened.push(url)
+      queueMicrotask(() => {
+        this.readyState = 3
+        this.dispatchEvent(new Event('close'))
+      })
+    }
+    close() {
+      this.readyState = 3
+    }
+  }
+  return { Socket: Refused as unknown as WebSocketConstructor, opened }
+}
+
+const events = { open() {}, message() {}, close() {} }
+
+describe('the reconnecting transport', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  /** Runs timers until `count` attempts were made; the transport is then waiting out a backoff. */
+  async function attempts(opened: string[], count: number): Promise<void> {
+    while (opened.length < count) await vi.advanceTimersByTimeAsync(10)
+  }
+
+  it('ends a backoff at once when asked to reconnect (the browser is back online)', async () => {
+    vi.useFakeTimers()
+    const { Socket, opened } = refusedSockets()
+    const transport = createReconnectingTransport(async () => 'ws://down.test/', events, Socket)
+    await attempts(opened, 4)
+    // The fourth retry waits 1–2 s: a reconnect starts it now.
+    await vi.advanceTimersByTimeAsync(100)
+    expect(opened).toHaveLength(4)
+    transport.reconnect()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(opened).toHaveLength(5)
+    transport.close()
+  })
+
+  it('leaves no timer and opens no socket once closed during a backoff', async () => {
+    vi.useFakeTimers()
+    const { Socket, opened } = refusedSockets()
+    const transport = createReconnectingTransport(async () => 'ws://down.test/', events, Socket)
+    await attempts(opened, 3)
+    transport.close()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(vi.getTimerCount()).toBe(0)
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(opened).toHaveLength(3)
+  })
+
+  it('gives up an attempt that never opens and tries again, without an uncaught error (ws in Node)', async () => {
+    // Accepts TCP, never answers the upgrade: a server stuck in its auth function, or a half-open
+    // network. `ws` emits `error` when such a socket is closed; nobody listening ended the process.
+    const held = new Set<Socket>()
+    const silent = createServer((socket) => held.add(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = silent.address() as { port: number }
+      const client = startClient(`ws://127.0.0.1:${port}`, { connectTimeoutMs: 200 })
+      hold(client.group('chat', 'room-1'))
+      const state = await until(client.connection, (s) => s.attempt >= 2, 5000)
+      expect(state.status).toBe('reconnecting')
+      expect(state.error?.code).toBe('connection')
+    } finally {
+      for (const socket of held) socket.destroy()
+      silent.close()
+    }
+  })
+})
