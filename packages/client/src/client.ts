@@ -12,7 +12,7 @@ import { backoffDelay } from './backoff.ts'
 import { StreamsError } from './errors.ts'
 import { applyOps } from './group-cache.ts'
 import { freezeDeep, reconcile } from './reconcile.ts'
-import { callEach, createStore, type Readable } from './store.ts'
+import { appCode, callEach, createStore, type Readable, reportAppError } from './store.ts'
 import {
   type GroupSnapshot,
   type ItemSnapshot,
@@ -336,7 +336,7 @@ class Client implements StreamClient, SubscriptionHost {
     // What was still loading never will: it ends with `closed`. What was ready keeps its state.
     for (const subscription of this.#subscriptions.values())
       if (subscription.status === 'loading') subscription.fail(closedError())
-    this.#connection.set({ ...this.#connection.get(), status: 'closed' })
+    this.#setConnection({ status: 'closed' })
   }
 
   // ----- SubscriptionHost -----
@@ -378,14 +378,14 @@ class Client implements StreamClient, SubscriptionHost {
       this.#flushScheduled = false
       const dirty = [...this.#dirty]
       this.#dirty.clear()
-      callEach(dirty, (each) => each.publish())
+      appCode(() => callEach(dirty, (each) => each.publish()))
     }
     try {
       ;(this.#options.schedule ?? ((run) => setTimeout(run, 0)))(flush)
     } catch (error) {
       // Not scheduled: the next change asks again, and nothing dirty is forgotten.
       this.#flushScheduled = false
-      throw error
+      reportAppError(error)
     }
   }
 
@@ -440,7 +440,7 @@ class Client implements StreamClient, SubscriptionHost {
           `auth() failed, so the client cannot connect; trying again (${messageOf(cause)})`,
           { cause },
         )
-        this.#connection.set({ ...this.#connection.get(), error })
+        this.#setConnection({ error })
         this.#report(error)
         await new Promise<void>((resolve) => {
           const cancel = this.later(backoffDelay(failures), resolve)
@@ -460,7 +460,7 @@ class Client implements StreamClient, SubscriptionHost {
     this.#extended = false
     this.#lastText = ''
     this.#copiesToSkip = 0
-    this.#connection.set({
+    this.#setConnection({
       status: 'open',
       extensions: false,
       attempt: this.#transport.attempt,
@@ -480,12 +480,17 @@ class Client implements StreamClient, SubscriptionHost {
           `The connection closed (${code}${reason ? `: ${reason}` : ''}); reconnecting.`,
         )
       : new StreamsError('connection', 'Could not connect; retrying.')
-    this.#connection.set({
+    this.#setConnection({
       status: 'reconnecting',
       extensions: this.#extended,
       attempt: this.#transport.attempt,
       error,
     })
+  }
+
+  /** Listeners of the connection run inside the client's own steps: their errors stop none. */
+  #setConnection(change: Partial<ConnectionState>): void {
+    appCode(() => this.#connection.set({ ...this.#connection.get(), ...change }))
   }
 
   #sendJoin(subscription: Subscription): void {
@@ -528,8 +533,7 @@ class Client implements StreamClient, SubscriptionHost {
     }
     const last = waking ? this.#lastHeartbeatAt : this.#lastFrameAt
     if (now - last > 2 * this.#heartbeatMs + 1000) {
-      this.#connection.set({
-        ...this.#connection.get(),
+      this.#setConnection({
         error: new StreamsError('connection', 'The server went quiet; reconnecting.'),
       })
       this.#transport.reconnect()
@@ -595,7 +599,7 @@ class Client implements StreamClient, SubscriptionHost {
         this.#extended = true
         this.#sawHeartbeat()
         this.#heartbeatMs = frame.heartbeatMs
-        this.#connection.set({ ...this.#connection.get(), extensions: true })
+        this.#setConnection({ extensions: true })
         return
       }
     }
@@ -660,7 +664,7 @@ class Client implements StreamClient, SubscriptionHost {
     if (event.type === 'event') {
       const message = { type: event.event.type, data: event.event.data, id: frame.id }
       const handlers = [...(group?.events ?? []), ...(item?.events ?? [])]
-      callEach(handlers, (handler) => handler(message))
+      appCode(() => callEach(handlers, (handler) => handler(message)))
       return
     }
     // With one target the frame's data is held by nobody else: it can be reconciled in place.
@@ -835,13 +839,7 @@ class Client implements StreamClient, SubscriptionHost {
    * otherwise stall the connection for good.
    */
   #report(error: StreamsError): void {
-    try {
-      this.#options.onError?.(error)
-    } catch (thrown) {
-      const report = (globalThis as { reportError?: (error: unknown) => void }).reportError
-      if (report) report(thrown)
-      else console.error(thrown)
-    }
+    appCode(() => this.#options.onError?.(error))
   }
 
   #badFrame(message: string): StreamsError {

@@ -76,3 +76,22 @@ export function callEach<T>(items: Iterable<T>, call: (item: T) => void): void {
   }
   if (failed) throw first
 }
+
+/**
+ * Runs app code (a listener, a handler, `onError`) from inside the client's own steps: an error it
+ * throws is reported, never thrown into the step, which goes on.
+ */
+export function appCode(run: () => void): void {
+  try {
+    run()
+  } catch (error) {
+    reportAppError(error)
+  }
+}
+
+/** Reports an error of app code as the page reports an uncaught one (`reportError`), else logs it. */
+export function reportAppError(error: unknown): void {
+  const report = (globalThis as { reportError?: (error: unknown) => void }).reportError
+  if (report) report(error)
+  else console.error(error)
+}

@@ -374,7 +374,18 @@ describe('a closed client', () => {
 })
 
 describe('app code that throws', () => {
+  /** Errors of app code, as the page would see them (`reportError`). */
+  function reported(): unknown[] {
+    const errors: unknown[] = []
+    vi.stubGlobal('reportError', (error: unknown) => errors.push(error))
+    return errors
+  }
+  afterEach(() => {
+    vi.unstubAllGlobals()
+  })
+
   it('keeps no other listener, subscription or event handler from its call, and is seen', () => {
+    const errors = reported()
     const flushes: (() => void)[] = []
     const { socket, client } = setup({ schedule: (flush) => flushes.push(flush) })
     const a = client.group('s', 'a')
@@ -392,16 +403,15 @@ describe('app code that throws', () => {
     socket.open()
     socket.receive(frame({ type: 'sync', data: [] }, { groupId: 'a' }))
     socket.receive(frame({ type: 'sync', data: [] }, { groupId: 'b' }))
-    expect(() => {
-      for (const flush of flushes.splice(0)) flush()
-    }).toThrow('boom')
+    for (const flush of flushes.splice(0)) flush()
     expect(seen).toEqual(['a loading', 'b loading', 'a ready', 'b ready'])
-    const typing = frame({ type: 'event', event: { type: 'typing', data: 1 } }, { groupId: 'a' })
-    expect(() => socket.receive(typing)).toThrow('handler')
+    socket.receive(frame({ type: 'event', event: { type: 'typing', data: 1 } }, { groupId: 'a' }))
     expect(seen.at(-1)).toBe('event typing')
+    expect(errors.map((error) => (error as Error).message)).toEqual(['boom', 'handler'])
   })
 
   it('forgets nothing when a custom schedule throws once', () => {
+    const errors = reported()
     let calls = 0
     const { socket, client } = setup({
       schedule: (flush) => {
@@ -414,12 +424,57 @@ describe('app code that throws', () => {
     a.subscribe(() => {})
     b.subscribe(() => {})
     socket.open()
-    expect(() => socket.receive(frame({ type: 'sync', data: [] }, { groupId: 'a' }))).toThrow(
-      'scheduler down',
-    )
+    socket.receive(frame({ type: 'sync', data: [] }, { groupId: 'a' }))
+    expect(errors.map((error) => (error as Error).message)).toEqual(['scheduler down'])
     socket.receive(frame({ type: 'sync', data: [] }, { groupId: 'b' }))
     expect(a.get().status).toBe('ready')
     expect(b.get().status).toBe('ready')
+  })
+
+  it("stops none of the client's own steps: a connection listener that throws", () => {
+    const errors = reported()
+    const { socket, client } = setup()
+    client.group('s', 'g').subscribe(() => {})
+    client.connection.subscribe((state) => {
+      if (state.status === 'open') throw new Error('banner bug')
+    })
+    socket.open()
+    expect(socket.sent.filter((sent) => sent.type === 'join')).toHaveLength(1)
+    socket.receive(frame({ type: 'sync', data: [] }))
+    expect(client.group('s', 'g').get().status).toBe('ready')
+    client.close()
+    expect(client.connection.get().status).toBe('closed')
+    expect(errors.map((error) => (error as Error).message)).toEqual(['banner bug'])
+  })
+
+  it("stops none of the client's own steps: a listener that throws under a synchronous schedule", async () => {
+    reported()
+    const { socket, client } = setup()
+    const group = client.group<{ id: string; n: number }>('s', 'g')
+    const item = client.item<{ id: string; n: number }>('s', 'g', 'a')
+    let broken = false
+    group.subscribe(() => {
+      if (broken) throw new Error('render bug')
+    })
+    item.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
+    socket.receive(frame({ type: 'sync', data: { id: 'a', n: 1 } }, { id: 'a' }))
+    broken = true
+    // The group's listener throws first: the item's own subscription still gets the change.
+    socket.receive(frame({ type: 'update', data: { id: 'a', n: 2 } }, { id: 'a' }))
+    socket.receive(frame({ type: 'update', data: { id: 'a', n: 2 } }, { id: 'a' }))
+    expect(item.get().data?.n).toBe(2)
+    // mutate still commits, and rolls back when the commit fails.
+    const commit = vi.fn(async () => {
+      throw new Error('backend said no')
+    })
+    await expect(
+      client.mutate('s', 'g', 'a', [{ type: 'increment', path: 'n', by: 1 }], commit),
+    ).rejects.toMatchObject({ code: 'commit_failed' })
+    expect(commit).toHaveBeenCalledOnce()
+    expect(group.get().items[0]?.n).toBe(2)
+    expect(item.get().data?.n).toBe(2)
   })
 
   it('holds nothing for a listener that throws on its first call', () => {
