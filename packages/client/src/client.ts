@@ -111,7 +111,8 @@ export interface StreamClient {
 
 interface Pending {
   readonly ops: readonly UpdateOp[]
-  committed: boolean
+  /** The client's step (see `#steps`) at which `commit` resolved; null while it runs. */
+  resolvedAt: number | null
 }
 
 const DEFAULT_HEARTBEAT_MS = 15_000
@@ -144,6 +145,10 @@ class Client implements StreamClient, SubscriptionHost {
   readonly #pending = new Map<string, Pending[]>()
   readonly #overlays = new Map<string, { base: JsonValue | undefined; value: JsonValue }>()
   readonly #dirty = new Set<Subscription>()
+  /** Counts joins sent and commits resolved, to tell which came first. */
+  #steps = 0
+  /** Change frames whose landing of optimistic changes was settled (a group and an item share one). */
+  readonly #settled = new WeakSet<StreamFrame>()
   readonly #connection = createStore<ConnectionState>({
     status: 'connecting',
     extensions: false,
@@ -302,7 +307,7 @@ class Client implements StreamClient, SubscriptionHost {
       )
     if (this.#closed) throw closedError()
     const key = keyOf(stream, group, itemId)
-    const entry: Pending = { ops: checked.ops, committed: false }
+    const entry: Pending = { ops: checked.ops, resolvedAt: null }
     this.#pending.set(key, [...(this.#pending.get(key) ?? []), entry])
     this.#touchItem(stream, group, itemId)
     try {
@@ -318,7 +323,7 @@ class Client implements StreamClient, SubscriptionHost {
       this.#report(error)
       throw error
     }
-    entry.committed = true
+    entry.resolvedAt = ++this.#steps
     // The server's change usually arrives before or just after the commit resolves; until then the
     // optimistic value stays, so nothing flickers back.
     this.later(this.#options.commitGraceMs ?? 3000, () => {
@@ -498,6 +503,7 @@ class Client implements StreamClient, SubscriptionHost {
     // Sent whenever the subscription knows its place: a plain engine ignores the field.
     const since = seq !== null && epoch !== null ? { epoch, seq } : undefined
     subscription.synced = false
+    subscription.joinedAt = ++this.#steps
     this.#transport.send(
       JSON.stringify({
         type: 'join',
@@ -702,6 +708,9 @@ class Client implements StreamClient, SubscriptionHost {
 
   #applySync(subscription: Subscription, frame: StreamFrame): void {
     const event = frame.event as { data: JsonValue; ids?: readonly string[] }
+    // The items with optimistic changes, as they were before the sync.
+    const pendingIds = this.#pending.size > 0 ? this.#pendingIds(subscription) : []
+    const before = pendingIds.map((id) => subscription.cache.get(id))
     if (subscription.isGroup) {
       const name = `${subscription.stream}/${subscription.group}`
       if (!Array.isArray(event.data)) {
@@ -731,7 +740,22 @@ class Client implements StreamClient, SubscriptionHost {
     subscription.synced = true
     subscription.seq = frame.seq ?? null
     subscription.epoch = frame.epoch ?? null
+    for (const [index, id] of pendingIds.entries())
+      this.#settle(subscription, id, before[index], true)
     this.#ready(subscription)
+  }
+
+  /** The ids of this subscription's items that have optimistic changes pending. */
+  #pendingIds(subscription: Subscription): string[] {
+    if (!subscription.isGroup) {
+      const id = subscription.id as string
+      return this.#pending.has(keyOf(subscription.stream, subscription.group, id)) ? [id] : []
+    }
+    const prefix = `${keyOf(subscription.stream, subscription.group, null)}\u0000`
+    const ids: string[] = []
+    for (const key of this.#pending.keys())
+      if (key.startsWith(prefix)) ids.push(key.slice(prefix.length))
+    return ids
   }
 
   #resumed(subscription: Subscription, frame: StreamFrame): void {
@@ -774,8 +798,8 @@ class Client implements StreamClient, SubscriptionHost {
       subscription.seq = frame.seq
     }
     const event = frame.event
-    const pending = this.#pending.size > 0
-    const before = pending ? this.overlay(subscription, id, subscription.cache.get(id)) : undefined
+    const pending = this.#pending.size > 0 && !this.#settled.has(frame)
+    const before = pending ? subscription.cache.get(id) : undefined
     if (event.type === 'create' || event.type === 'update')
       subscription.cache.set(id, event.data, fresh)
     else if (event.type === 'delete') subscription.cache.delete(id)
@@ -783,7 +807,10 @@ class Client implements StreamClient, SubscriptionHost {
       this.#resync(subscription)
       return
     }
-    if (pending) this.#settle(subscription, id, before)
+    if (pending) {
+      this.#settled.add(frame)
+      this.#settle(subscription, id, before)
+    }
     this.schedule(subscription)
   }
 
@@ -795,23 +822,34 @@ class Client implements StreamClient, SubscriptionHost {
   }
 
   /**
-   * After a server change to an item with optimistic changes pending: committed ones are done, and
-   * when the server's value now equals what was shown, the oldest pending change has landed. The
-   * rest stay, rebased on the new value.
+   * After a server change to an item with optimistic changes pending (`before`: the item's value
+   * until then): when the server's value is `before` with the first k pending changes applied,
+   * those k have landed and are dropped; the rest stay, rebased on the new value (another writer's
+   * change lands none). A sync read after a commit resolved holds that change: it is dropped too.
    */
-  #settle(subscription: Subscription, itemId: string, shownBefore: JsonValue | undefined): void {
+  #settle(
+    subscription: Subscription,
+    itemId: string,
+    before: JsonValue | undefined,
+    sync = false,
+  ): void {
     const key = keyOf(subscription.stream, subscription.group, itemId)
     const pending = this.#pending.get(key)
     if (pending === undefined) return
-    const remaining = pending.filter((entry) => !entry.committed)
+    let remaining = sync
+      ? pending.filter(
+          ({ resolvedAt }) => resolvedAt === null || resolvedAt > subscription.joinedAt,
+        )
+      : pending
     const base = subscription.cache.get(itemId)
-    if (
-      remaining.length > 0 &&
-      shownBefore !== undefined &&
-      base !== undefined &&
-      reconcile(shownBefore, base) === shownBefore
-    ) {
-      remaining.shift()
+    if (base !== undefined) {
+      let value = before === undefined ? (MISSING as never) : before
+      let landed = 0
+      for (const [index, { ops }] of remaining.entries()) {
+        value = applyOps(value, ops)
+        if (reconcile(value, base) === value) landed = index + 1
+      }
+      remaining = remaining.slice(landed)
     }
     if (remaining.length === 0) this.#pending.delete(key)
     else this.#pending.set(key, remaining)

@@ -89,6 +89,8 @@ export class Subscription {
   /** True once a sync (or a resume) has given this subscription its state on this connection. */
   synced = false
   /** The last change applied, on an extended connection. */
+  /** The client's step at which the last join was sent (see `Client#steps`). */
+  joinedAt = 0
   seq: number | null = null
   epoch: string | null = null
   /** Changes that came before the sync, in arrival order. */

@@ -215,6 +215,44 @@ describe.each([
       }),
     ).toEqual({ id: 'host', hits: 2 })
   })
+
+  it('applies a pending change once when the resync after a cut already holds it', async () => {
+    const server = await startServer({ extensions })
+    await set(server, 'metrics', 'cpu', 'host', { id: 'host', hits: 1 })
+    const relay = await startRelay(server.port)
+    const client = startClient(`ws://127.0.0.1:${relay.port}`)
+    const metrics = client.group<{ id: string; hits: number }>('metrics', 'cpu')
+    const seen = hold(metrics)
+    await until(metrics, (s) => s.status === 'ready')
+    const ops = [{ type: 'increment' as const, path: 'hits', by: 1 }]
+    // The backend applies the change while the client is cut off; its answer never comes back.
+    void client.mutate('metrics', 'cpu', 'host', ops, async () => {
+      relay.cut()
+      await update(server, 'metrics', 'cpu', 'host', ops)
+      await new Promise(() => {})
+    })
+    await until(client.connection, (s) => s.status === 'reconnecting')
+    await until(client.connection, (s) => s.status === 'open')
+    await until(metrics, (s) => s.status === 'ready')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(seen.flatMap((s) => s.items.map((item) => item.hits))).not.toContain(3)
+    expect(metrics.get().items[0]?.hits).toBe(2)
+  })
+
+  it('shows a committed change once to a group subscribed after it', async () => {
+    const server = await startServer({ extensions })
+    await set(server, 'metrics', 'cpu', 'host', { id: 'host', hits: 1 })
+    const client = startClient(server.url)
+    const ops = [{ type: 'increment' as const, path: 'hits', by: 1 }]
+    await client.mutate('metrics', 'cpu', 'host', ops, () =>
+      update(server, 'metrics', 'cpu', 'host', ops),
+    )
+    const metrics = client.group<{ id: string; hits: number }>('metrics', 'cpu')
+    const seen = hold(metrics)
+    await until(metrics, (s) => s.status === 'ready')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(seen.flatMap((s) => s.items.map((item) => item.hits))).toEqual([2])
+  })
 })
 
 describe('items without ids', () => {

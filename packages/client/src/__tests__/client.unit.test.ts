@@ -586,6 +586,39 @@ describe('lifecycle', () => {
   })
 })
 
+describe('optimistic changes landing', () => {
+  it('drops each pending change as its own change lands, several on one item', async () => {
+    const { socket, client } = setup()
+    const group = client.group<{ id: string; n: number }>('s', 'g')
+    const seen: number[] = []
+    group.subscribe((s) => s.items[0] && seen.push(s.items[0].n))
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
+    const increment = [{ type: 'increment' as const, path: 'n', by: 1 }]
+    void client.mutate('s', 'g', 'a', increment, () => new Promise(() => {}))
+    void client.mutate('s', 'g', 'a', increment, () => new Promise(() => {}))
+    // Both commits still running; their changes land one after the other.
+    socket.receive(frame({ type: 'update', data: { id: 'a', n: 2 } }, { id: 'a' }))
+    socket.receive(frame({ type: 'update', data: { id: 'a', n: 3 } }, { id: 'a' }))
+    // Another writer's change now is the server's alone: nothing of ours is left to replay.
+    socket.receive(frame({ type: 'update', data: { id: 'a', n: 10 } }, { id: 'a' }))
+    // (A rebased value is a new object: it may be published again, equal.)
+    expect(seen.filter((n, index) => n !== seen[index - 1])).toEqual([1, 2, 3, 10])
+  })
+
+  it('drops a committed change that a later sync already holds', async () => {
+    const { socket, client } = setup()
+    await client.mutate('s', 'g', 'a', [{ type: 'increment', path: 'n', by: 1 }], async () => {})
+    const group = client.group<{ id: string; n: number }>('s', 'g')
+    const seen: unknown[] = []
+    group.subscribe((s) => seen.push(s.items.map((item) => item.n)))
+    socket.open()
+    // The join went out after the commit resolved: its sync holds the change.
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 2 }] }))
+    expect(seen).toEqual([[], [2]])
+  })
+})
+
 describe('optimistic creates', () => {
   it('shows a new item at once in its group and in an item read, and removes it on rollback', async () => {
     const { socket, client } = setup()
