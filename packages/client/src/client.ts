@@ -235,10 +235,12 @@ class Client implements StreamClient, SubscriptionHost {
   }
 
   group<TItem>(stream: string, group: string): Readable<GroupSnapshot<TItem>> {
+    checkNames(stream, group)
     return this.#readable(stream, group, null)
   }
 
   item<TItem>(stream: string, group: string, id: string): Readable<ItemSnapshot<TItem>> {
+    checkNames(stream, group, id)
     const own = this.#readable<ItemSnapshot<TItem>>(stream, group, id)
     let served: { by: Subscription; view: Readable<ItemSnapshot<TItem>> } | undefined
     // Decided when read, not when created: a group already held serves its items without a second
@@ -279,6 +281,9 @@ class Client implements StreamClient, SubscriptionHost {
     group: string,
     handler: (event: StreamEventMessage<TData>) => void,
   ): () => void {
+    checkNames(stream, group)
+    if (typeof handler !== 'function')
+      throw new TypeError('onEvent: the handler must be a function')
     const subscription = this.#subscription(stream, group, null)
     const entry = handler as (event: StreamEventMessage) => void
     subscription.events.add(entry)
@@ -299,6 +304,7 @@ class Client implements StreamClient, SubscriptionHost {
     ops: readonly UpdateOp[],
     commit: () => Promise<unknown>,
   ): Promise<void> {
+    checkNames(stream, group, itemId)
     const checked = validateUpdateOps(ops)
     if (!checked.ok)
       throw new StreamsError(
@@ -307,7 +313,8 @@ class Client implements StreamClient, SubscriptionHost {
       )
     if (this.#closed) throw closedError()
     const key = keyOf(stream, group, itemId)
-    const entry: Pending = { ops: checked.ops, resolvedAt: null }
+    // A copy: the caller may reuse its array; the ops are replayed on every server change.
+    const entry: Pending = { ops: structuredClone(checked.ops), resolvedAt: null }
     this.#pending.set(key, [...(this.#pending.get(key) ?? []), entry])
     this.#touchItem(stream, group, itemId)
     try {
@@ -503,6 +510,7 @@ class Client implements StreamClient, SubscriptionHost {
     // Sent whenever the subscription knows its place: a plain engine ignores the field.
     const since = seq !== null && epoch !== null ? { epoch, seq } : undefined
     subscription.synced = false
+    subscription.awaitingSync = true
     subscription.joinedAt = ++this.#steps
     this.#transport.send(
       JSON.stringify({
@@ -595,7 +603,8 @@ class Client implements StreamClient, SubscriptionHost {
     this.#copiesToSkip = 0
     const parsed = parseServerFrame(text)
     if (!parsed.ok) {
-      this.#badFrame(`The server sent an unreadable frame: ${parsed.error.message}`)
+      const error = this.#badFrame(`The server sent an unreadable frame: ${parsed.error.message}`)
+      this.#unreadableSync(text)?.fail(error)
       return
     }
     const frame = parsed.frame
@@ -610,6 +619,18 @@ class Client implements StreamClient, SubscriptionHost {
       }
     }
     this.#handle(frame, text)
+  }
+
+  /** The subscription waiting for `text`, when it is an unreadable sync: it will not come again. */
+  #unreadableSync(text: string): Subscription | undefined {
+    let frame: { subscriptionId?: unknown; event?: { type?: unknown } } | null = null
+    try {
+      frame = JSON.parse(text)
+    } catch {
+      return undefined
+    }
+    if (typeof frame?.subscriptionId !== 'string' || frame.event?.type !== 'sync') return undefined
+    return this.#bySubscriptionId.get(frame.subscriptionId)
   }
 
   #handle(frame: ServerFrame, text: string): void {
@@ -628,10 +649,8 @@ class Client implements StreamClient, SubscriptionHost {
           frame.code === 'sync_failed' ? 'sync_failed' : 'server_error',
           frame.message,
         )
-        if (subscription === undefined) {
-          this.#report(error)
-          return
-        }
+        this.#report(error)
+        if (subscription === undefined) return
         subscription.fail(error)
         // The server keeps the subscription after a failed read: ask again, later.
         if (frame.code === 'sync_failed')
@@ -658,6 +677,12 @@ class Client implements StreamClient, SubscriptionHost {
         )
       } else if (event.type === 'sync') this.#applySync(subscription, frame)
       else this.#resumed(subscription, frame)
+      return
+    }
+    if (frame.id === null && event.type !== 'event') {
+      this.#badFrame(
+        `The server sent a ${event.type} of ${frame.streamName}/${frame.groupId} without an item id.`,
+      )
       return
     }
     // A change goes to the group's subscription and to the item's own, when joined.
@@ -734,6 +759,16 @@ class Client implements StreamClient, SubscriptionHost {
         )
         return
       }
+      if (new Set(ids).size !== ids.length) {
+        const twice = ids.find((id, index) => ids?.indexOf(id) !== index)
+        subscription.fail(
+          new StreamsError(
+            'no_item_id',
+            `Two items of ${name} have the id ${JSON.stringify(twice)}: ids must be unique (pass getItemId).`,
+          ),
+        )
+        return
+      }
       subscription.cache.replace(ids, event.data, true)
     } else if (event.data === null) subscription.cache.delete(subscription.id as string)
     else subscription.cache.set(subscription.id as string, event.data, true)
@@ -781,7 +816,8 @@ class Client implements StreamClient, SubscriptionHost {
   /** `fresh`: no other subscription received this frame (see `reconcile`). */
   #applyChange(subscription: Subscription, frame: StreamFrame, fresh = false): void {
     if (!subscription.synced) {
-      subscription.buffer.push(frame)
+      // Kept only for a sync that is coming: a failed subscription has none until it joins again.
+      if (subscription.awaitingSync) subscription.buffer.push(frame)
       return
     }
     const id = frame.id
@@ -865,7 +901,7 @@ class Client implements StreamClient, SubscriptionHost {
           : undefined
       const id =
         typeof own === 'string' || typeof own === 'number' ? own : this.#options.getItemId?.(item)
-      if (id === undefined || id === null || id === '') return null
+      if (!((typeof id === 'string' && id !== '') || Number.isFinite(id))) return null
       ids.push(String(id))
     }
     return ids
@@ -999,6 +1035,27 @@ function checkedUrls(url: string | readonly string[]): readonly string[] {
     }
   }
   return urls as readonly string[]
+}
+
+/**
+ * Stream and group names are non-empty strings without NUL (the client's keys join them with it);
+ * an item id is a non-empty string. Anything else would be ignored by the engine, never answered.
+ */
+function checkNames(stream: unknown, group: unknown, id?: unknown): void {
+  const parts: [string, unknown][] = [
+    ['stream', stream],
+    ['group', group],
+  ]
+  for (const [what, name] of parts) {
+    if (typeof name !== 'string' || name === '' || name.includes('\u0000'))
+      throw new TypeError(
+        `${what}: ${JSON.stringify(name) ?? String(name)} is not a stream or group name (a non-empty string)`,
+      )
+  }
+  if (id !== undefined && (typeof id !== 'string' || id === ''))
+    throw new TypeError(
+      `id: ${JSON.stringify(id) ?? String(id)} is not an item id (a non-empty string)`,
+    )
 }
 
 function closedError(): StreamsError {

@@ -88,6 +88,8 @@ export class Subscription {
   error: StreamsError | null = null
   /** True once a sync (or a resume) has given this subscription its state on this connection. */
   synced = false
+  /** True from a join until its sync (or its failure): changes before the sync are buffered. */
+  awaitingSync = false
   /** The last change applied, on an extended connection. */
   /** The client's step at which the last join was sent (see `Client#steps`). */
   joinedAt = 0
@@ -147,10 +149,13 @@ export class Subscription {
   /** The socket is gone: everything must come again from a join. */
   disconnected(): void {
     this.synced = false
+    this.awaitingSync = false
     this.buffer = []
   }
 
   fail(error: StreamsError, status: SubscriptionStatus = 'error'): void {
+    this.awaitingSync = false
+    this.buffer = []
     this.status = status
     this.error = error
     this.host.schedule(this)

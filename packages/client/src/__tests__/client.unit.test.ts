@@ -297,6 +297,128 @@ describe('a plain connection', () => {
   })
 })
 
+describe('bad input', () => {
+  it('refuses names the engine would ignore, with a TypeError that says which', async () => {
+    const { client } = setup()
+    expect(() => client.group('', 'g')).toThrow(TypeError)
+    expect(() => client.group(42 as never, 'g')).toThrow('stream: 42 is not')
+    expect(() => client.group('s', undefined as never)).toThrow('group: undefined is not')
+    // NUL joins the client's keys: 's', 'g\0x' must not read as the item x of s/g.
+    expect(() => client.group('s', 'g\u0000x')).toThrow(TypeError)
+    expect(() => client.item('s', 'g', '')).toThrow('id: "" is not an item id')
+    expect(() => client.onEvent('', 'g', () => {})).toThrow(TypeError)
+    expect(() => client.onEvent('s', 'g', 'nope' as never)).toThrow('the handler must be')
+    await expect(client.mutate('s', 'g', 7 as never, [], async () => {})).rejects.toThrow(TypeError)
+  })
+
+  it('reports a server error aimed at a subscription, besides ending it', () => {
+    const errors: string[] = []
+    const { socket, client } = setup({ onError: (error) => errors.push(error.message) })
+    const group = client.group('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    const { subscriptionId } = (socket.sent.at(-1) as { data: { subscriptionId: string } }).data
+    socket.receive({
+      type: 'error',
+      code: 'too_many_subscriptions',
+      message: 'limit',
+      subscriptionId,
+    })
+    expect(group.get()).toMatchObject({ status: 'error', error: { code: 'server_error' } })
+    expect(errors).toEqual(['limit'])
+  })
+
+  it('ends a subscription whose sync is unreadable, instead of loading forever', () => {
+    const { socket, client } = setup({ onError: () => {} })
+    const group = client.group('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    socket.receive(hello)
+    const { subscriptionId } = (socket.sent.at(-1) as { data: { subscriptionId: string } }).data
+    // ids that do not match the items.
+    socket.receive(
+      frame(
+        { type: 'sync', data: [{ a: 1 }, { a: 2 }], ids: ['a'] },
+        { subscriptionId, seq: 1, epoch: 'e1' },
+      ),
+    )
+    expect(group.get()).toMatchObject({ status: 'error', error: { code: 'bad_frame' } })
+    expect(client.badFrames).toBe(1)
+  })
+
+  it('reports a change that names no item', () => {
+    const errors: string[] = []
+    const { socket, client } = setup({ onError: (error) => errors.push(error.code) })
+    client.group('s', 'g').subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [] }))
+    socket.receive(frame({ type: 'create', data: { id: 'x' } }, { id: null }))
+    expect(client.badFrames).toBe(1)
+    expect(errors).toEqual(['bad_frame'])
+  })
+
+  it('ends a group whose items share an id, or whose getItemId gives no usable id', () => {
+    const { socket, client } = setup({
+      getItemId: (item) => (item as { key: never }).key,
+    })
+    const twice = client.group('s', 'twice')
+    const objects = client.group('s', 'objects')
+    twice.subscribe(() => {})
+    objects.subscribe(() => {})
+    socket.open()
+    socket.receive(
+      frame(
+        {
+          type: 'sync',
+          data: [
+            { id: 'x', v: 1 },
+            { id: 'x', v: 2 },
+          ],
+        },
+        { groupId: 'twice' },
+      ),
+    )
+    socket.receive(
+      frame({ type: 'sync', data: [{ key: { a: 1 } }, { key: { a: 2 } }] }, { groupId: 'objects' }),
+    )
+    expect(twice.get()).toMatchObject({ status: 'error', error: { code: 'no_item_id' } })
+    expect(twice.get().error?.message).toContain('Two items of s/twice have the id "x"')
+    expect(objects.get()).toMatchObject({ status: 'error', error: { code: 'no_item_id' } })
+  })
+
+  it('keeps nothing of the changes to a group that ended in error', () => {
+    const gc = (globalThis as { gc?: () => void }).gc
+    if (gc === undefined) throw new Error('run with --expose-gc (the client project sets it)')
+    const { socket, client } = setup()
+    const group = client.group('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ text: 'no id' }] }))
+    expect(group.get().status).toBe('error')
+    gc()
+    const before = process.memoryUsage().heapUsed
+    const text = 'x'.repeat(2000)
+    for (let index = 0; index < 20_000; index++)
+      socket.receive(frame({ type: 'update', data: { id: 'k', text: text + index } }, { id: 'k' }))
+    gc()
+    // Buffered, the 20,000 frames held about 40 MB.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(10_000_000)
+  })
+
+  it('keeps its own copy of the ops of a pending change', () => {
+    const { socket, client } = setup()
+    const group = client.group<{ id: string; n: number }>('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
+    const ops: unknown[] = [{ type: 'increment', path: 'n', by: 1 }]
+    void client.mutate('s', 'g', 'a', ops as never, () => new Promise(() => {}))
+    ops.push({ type: 'bogus' })
+    socket.receive(frame({ type: 'update', data: { id: 'a', n: 5 } }, { id: 'a' }))
+    expect(group.get().items[0]?.n).toBe(6)
+  })
+})
+
 describe('group snapshots', () => {
   it('are frozen plain data whose byId is built once per snapshot and survives a spread', () => {
     const { socket, client } = setup()
