@@ -32,12 +32,37 @@ export function createStore<T>(
 ): WritableStore<T> {
   let value = initial
   const listeners = new Set<(value: T) => void>()
+  // A `set` made by a listener waits for the round it interrupts: every listener then hears
+  // the values in order and ends on the last (as Svelte's stores do).
+  let notifying = false
+  let again = false
   return {
     get: () => value,
     set(next) {
       if (next === value) return
       value = next
-      callEach(listeners, (listener) => listener(next))
+      if (notifying) {
+        again = true
+        return
+      }
+      notifying = true
+      let failed = false
+      let first: unknown
+      try {
+        do {
+          again = false
+          const current = value
+          try {
+            callEach(listeners, (listener) => listener(current))
+          } catch (error) {
+            if (!failed) first = error
+            failed = true
+          }
+        } while (again)
+      } finally {
+        notifying = false
+      }
+      if (failed) throw first
     },
     subscribe(listener) {
       const entry = (next: T) => listener(next)
