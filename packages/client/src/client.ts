@@ -360,7 +360,36 @@ class Client implements StreamClient, SubscriptionHost {
     else if (this.#open) this.#sendJoin(subscription)
   }
 
+  /**
+   * A plain engine sends one copy of a change per matching subscription and never says when a
+   * leave has taken effect, so while a group's subscription and an item's own are both joined the
+   * copies counted could differ from those sent for a moment, and an event be delivered twice.
+   * There, a group and its items' own subscriptions leave together: one unused stays joined until
+   * none of the others is used.
+   */
+  mayLeave(subscription: Subscription): boolean {
+    return (
+      this.#extended || !this.#open || this.#siblings(subscription).every((each) => !each.inUse)
+    )
+  }
+
+  /** The joined subscriptions whose changes overlap `subscription`'s (its group, or its items). */
+  #siblings(subscription: Subscription): Subscription[] {
+    if (this.#joinedItems === 0) return []
+    const { stream, group } = subscription
+    if (!subscription.isGroup) {
+      const held = this.#subscriptions.get(keyOf(stream, group, null))
+      return held?.joined ? [held] : []
+    }
+    const prefix = `${keyOf(stream, group, null)}\u0000`
+    const items: Subscription[] = []
+    for (const [key, each] of this.#subscriptions)
+      if (each.joined && key.startsWith(prefix)) items.push(each)
+    return items
+  }
+
   leave(subscription: Subscription): void {
+    const siblings = this.#extended ? [] : this.#siblings(subscription)
     if (!subscription.isGroup) this.#joinedItems--
     this.#bySubscriptionId.delete(subscription.subscriptionId)
     if (this.#open) {
@@ -380,6 +409,7 @@ class Client implements StreamClient, SubscriptionHost {
     subscription.disconnected()
     const key = keyOf(subscription.stream, subscription.group, subscription.id)
     if (this.#subscriptions.get(key) === subscription) this.#subscriptions.delete(key)
+    for (const sibling of siblings) sibling.leaveIfUnused()
   }
 
   schedule(subscription: Subscription): void {
@@ -510,6 +540,7 @@ class Client implements StreamClient, SubscriptionHost {
     // Sent whenever the subscription knows its place: a plain engine ignores the field.
     const since = seq !== null && epoch !== null ? { epoch, seq } : undefined
     subscription.synced = false
+    subscription.refused = false
     subscription.awaitingSync = true
     subscription.joinedAt = ++this.#steps
     this.#transport.send(
@@ -668,6 +699,7 @@ class Client implements StreamClient, SubscriptionHost {
       const subscription = this.#target(frame)
       if (subscription === undefined) return
       if (event.type === 'unauthorized') {
+        subscription.refused = true
         subscription.fail(
           new StreamsError(
             'unauthorized',
@@ -721,14 +753,14 @@ class Client implements StreamClient, SubscriptionHost {
       }
     }
     const group = this.#subscriptions.get(this.#lastGroup.key)
-    return group?.joined ? group : undefined
+    return group?.joined && !group.refused ? group : undefined
   }
 
   /** The joined subscription of one item of the group `#joinedGroup` last looked at, if any. */
   #joinedItem(id: string): Subscription | undefined {
     if (this.#joinedItems === 0) return undefined
     const item = this.#subscriptions.get(`${this.#lastGroup.key}\u0000${id}`)
-    return item?.joined ? item : undefined
+    return item?.joined && !item.refused ? item : undefined
   }
 
   #applySync(subscription: Subscription, frame: StreamFrame): void {
@@ -796,7 +828,8 @@ class Client implements StreamClient, SubscriptionHost {
   #resumed(subscription: Subscription, frame: StreamFrame): void {
     subscription.synced = true
     this.#ready(subscription)
-    if (frame.seq === undefined) return
+    // (A gap among the buffered frames has already asked for a resync.)
+    if (frame.seq === undefined || !subscription.synced) return
     // A group must have reached the group's seq through the replay; an item sees only its own
     // changes, so it simply takes the group's seq.
     if (subscription.isGroup && subscription.seq !== frame.seq) this.#resync(subscription)
@@ -809,6 +842,9 @@ class Client implements StreamClient, SubscriptionHost {
     subscription.error = null
     const buffered = subscription.buffer
     subscription.buffer = []
+    // On an extended connection seq orders a group's changes: an item's own replay, which comes
+    // before its group's, holds some of them, and in arrival order would look like a gap.
+    if (this.#extended) buffered.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))
     for (const frame of buffered) this.#applyChange(subscription, frame)
     this.schedule(subscription)
   }

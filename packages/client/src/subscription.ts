@@ -43,6 +43,8 @@ export interface StreamEventMessage<TData = unknown> {
 export interface SubscriptionHost {
   /** Sends the join for this subscription (with `since` when it can resume). */
   join(subscription: Subscription): void
+  /** False while the subscription must stay joined, unused, for a sibling's sake. */
+  mayLeave(subscription: Subscription): boolean
   leave(subscription: Subscription): void
   /** Publishes the subscription's snapshot soon (batched with others). */
   schedule(subscription: Subscription): void
@@ -88,6 +90,8 @@ export class Subscription {
   error: StreamsError | null = null
   /** True once a sync (or a resume) has given this subscription its state on this connection. */
   synced = false
+  /** Refused by the server's `stream:join` on this connection: it sends this one nothing. */
+  refused = false
   /** True from a join until its sync (or its failure): changes before the sync are buffered. */
   awaitingSync = false
   /** The last change applied, on an extended connection. */
@@ -140,10 +144,20 @@ export class Subscription {
     if (this.#refs > 0 || !this.#joined) return
     this.#cancelLinger = this.host.later(this.host.lingerMs, () => {
       this.#cancelLinger = null
-      if (this.#refs > 0) return
-      this.#joined = false
-      this.host.leave(this)
+      this.leaveIfUnused()
     })
+  }
+
+  /** Used, or lingering after its last user. */
+  get inUse(): boolean {
+    return this.#refs > 0 || this.#cancelLinger !== null
+  }
+
+  /** Leaves when nobody uses it and the host lets it go now (see `SubscriptionHost.mayLeave`). */
+  leaveIfUnused(): void {
+    if (this.inUse || !this.#joined || !this.host.mayLeave(this)) return
+    this.#joined = false
+    this.host.leave(this)
   }
 
   /** The socket is gone: everything must come again from a join. */

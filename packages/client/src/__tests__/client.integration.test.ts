@@ -255,6 +255,85 @@ describe.each([
   })
 })
 
+describe('a group and its item joined on one connection', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+  const send = (server: Awaited<ReturnType<typeof startServer>>, data: unknown, id: string) =>
+    server.trigger({
+      function_id: 'stream::send',
+      payload: { stream_name: 'chat', group_id: 'room-1', type: 't', data, id },
+    })
+
+  it('plain: delivers each event once while the item is released (its leave takes a while)', async () => {
+    const server = await startServer({ extensions: false })
+    // The server runs its leave triggers before it drops the subscription.
+    server.registerFunction('slowLeave', async () => {
+      await sleep(300)
+    })
+    server.registerTrigger({ type: 'stream:leave', function_id: 'slowLeave', config: {} })
+    const client = startClient(server.url, { lingerMs: 10 })
+    const item = client.item('chat', 'room-1', 'm1')
+    const stop = item.subscribe(() => {})
+    await until(item, (s) => s.status === 'ready')
+    const group = client.group('chat', 'room-1')
+    hold(group)
+    await until(group, (s) => s.status === 'ready')
+    const events: unknown[] = []
+    client.onEvent('chat', 'room-1', (event) => events.push(event.data))
+    stop()
+    await sleep(50)
+    for (let index = 0; index < 5; index++) await send(server, index, 'm1')
+    await expect.poll(() => events.length).toBeGreaterThanOrEqual(5)
+    await sleep(400)
+    expect(events).toEqual([0, 1, 2, 3, 4])
+  })
+
+  it('plain: a refused group hears nothing, not even the events of an item held on its own', async () => {
+    const server = await startServer({ extensions: false })
+    server.registerFunction('itemsOnly', async (p: { id: string | null }) =>
+      p.id === null ? { unauthorized: true } : {},
+    )
+    server.registerTrigger({ type: 'stream:join', function_id: 'itemsOnly', config: {} })
+    const client = startClient(server.url)
+    const item = client.item<{ n: number }>('chat', 'room-1', 'm1')
+    hold(item)
+    await until(item, (s) => s.status === 'ready')
+    const group = client.group('chat', 'room-1')
+    hold(group)
+    await until(group, (s) => s.status === 'unauthorized')
+    const events: unknown[] = []
+    client.onEvent('chat', 'room-1', (event) => events.push(event.data))
+    for (let index = 0; index < 4; index++) await send(server, 'same', 'm1')
+    await set(server, 'chat', 'room-1', 'm1', { n: 1 })
+    await until(item, (s) => s.data?.n === 1)
+    await sleep(100)
+    expect(events).toEqual([])
+    expect(group.get().status).toBe('unauthorized')
+  })
+
+  it('extended: an item joined before its group costs no extra join on a resume', async () => {
+    const server = await startServer({ extensions: true })
+    const counts = countJoins(server)
+    await set(server, 'chat', 'room-1', 'a', { id: 'a', n: 0 })
+    await set(server, 'chat', 'room-1', 'b', { id: 'b', n: 0 })
+    const relay = await startRelay(server.port)
+    const client = startClient(`ws://127.0.0.1:${relay.port}`)
+    const item = client.item('chat', 'room-1', 'a')
+    hold(item)
+    await until(item, (s) => s.status === 'ready')
+    const group = client.group<{ id: string; n: number }>('chat', 'room-1')
+    hold(group)
+    await until(group, (s) => s.status === 'ready')
+    relay.cut()
+    await until(client.connection, (s) => s.status === 'reconnecting')
+    const increment = [{ type: 'increment' as const, path: 'n', by: 1 }]
+    await update(server, 'chat', 'room-1', 'b', increment)
+    await update(server, 'chat', 'room-1', 'a', increment)
+    await until(group, (s) => s.byId.get('a')?.n === 1 && s.byId.get('b')?.n === 1)
+    await sleep(300)
+    expect(counts.joins).toEqual(['room-1/a', 'room-1', 'room-1/a', 'room-1'])
+  })
+})
+
 describe('items without ids', () => {
   it('reports no_item_id on a plain engine when items carry no id, and uses getItemId when given', async () => {
     const server = await startServer({ extensions: false })
