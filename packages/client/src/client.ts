@@ -8,7 +8,7 @@ import {
   type UpdateOp,
   validateUpdateOps,
 } from '@iii-streams/protocol'
-import { backoffDelay } from './backoff.ts'
+import { BACKOFF, backoffDelay } from './backoff.ts'
 import { StreamsError } from './errors.ts'
 import { applyOps } from './group-cache.ts'
 import { freezeDeep, reconcile } from './reconcile.ts'
@@ -182,6 +182,7 @@ class Client implements StreamClient, SubscriptionHost {
   /** Ends the wait before `auth` is asked again (on close). */
   #stopAuthWait: (() => void) | null = null
   readonly #removeBrowserListeners: () => void
+  #cancelStable = () => {}
 
   constructor(options: StreamClientOptions) {
     this.#options = options
@@ -266,7 +267,9 @@ class Client implements StreamClient, SubscriptionHost {
     const key = keyOf(stream, group, id)
     const unjoined = id === null ? UNJOINED_GROUP : UNJOINED_ITEM
     return {
-      get: () => (this.#subscriptions.get(key)?.store.get() ?? unjoined) as TSnapshot,
+      get: () =>
+        (this.#subscriptions.get(key)?.store.get() ??
+          (this.#closed ? this.#closedSnapshot(id === null) : unjoined)) as TSnapshot,
       subscribe: (listener) => {
         const subscription = this.#subscription(stream, group, id)
         return this.#listen(subscription, () =>
@@ -342,6 +345,7 @@ class Client implements StreamClient, SubscriptionHost {
     if (this.#closed) return
     this.#closed = true
     this.#stopWatchdog()
+    this.#cancelStable()
     this.#stopAuthWait?.()
     this.#removeBrowserListeners()
     this.#transport.close()
@@ -509,11 +513,14 @@ class Client implements StreamClient, SubscriptionHost {
       error: null,
     })
     for (const subscription of this.#bySubscriptionId.values()) this.#sendJoin(subscription)
+    // A connection open this long is stable: the attempts count from zero again.
+    this.#cancelStable = this.later(BACKOFF.stableMs, () => this.#setConnection({ attempt: 0 }))
   }
 
   #onClose(code: number, reason: string): void {
     const wasOpen = this.#open
     this.#open = false
+    this.#cancelStable()
     for (const subscription of this.#bySubscriptionId.values()) subscription.disconnected()
     if (this.#closed) return
     const error = wasOpen
@@ -700,6 +707,8 @@ class Client implements StreamClient, SubscriptionHost {
       if (subscription === undefined) return
       if (event.type === 'unauthorized') {
         subscription.refused = true
+        // What it showed may no longer be the user's to see (access taken away on a reconnect).
+        subscription.cache.replace([], [])
         subscription.fail(
           new StreamsError(
             'unauthorized',
@@ -1032,6 +1041,12 @@ class Client implements StreamClient, SubscriptionHost {
       },
     }
     return readable
+  }
+
+  /** What a read of a key nobody subscribed to gives once the client is closed. */
+  #closedSnapshot(isGroup: boolean): GroupSnapshot<never> | ItemSnapshot<never> {
+    const ended = { status: 'error', error: closedError() } as const
+    return Object.freeze(isGroup ? { ...UNJOINED_GROUP, ...ended } : { ...UNJOINED_ITEM, ...ended })
   }
 
   #touchItem(stream: string, group: string, itemId: string): void {

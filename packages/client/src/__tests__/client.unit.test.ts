@@ -7,6 +7,7 @@ function fakeSocket() {
   const sent: Record<string, unknown>[] = []
   let events: Parameters<CreateTransport>[1] | undefined
   let reconnects = 0
+  let attempt = 0
   const transport: CreateTransport = (_url, handlers) => {
     events = handlers
     return {
@@ -18,12 +19,18 @@ function fakeSocket() {
         reconnects++
       },
       close() {},
-      attempt: 0,
+      get attempt() {
+        return attempt
+      },
     }
   }
   return {
     transport,
     sent,
+    /** The attempt the next `open()` reports (reconnecting-websocket's count). */
+    set attempt(value: number) {
+      attempt = value
+    },
     get reconnects() {
       return reconnects
     },
@@ -419,6 +426,38 @@ describe('bad input', () => {
   })
 })
 
+describe('connection state', () => {
+  it('counts the attempts from zero again once a connection has been stable', () => {
+    const { socket, client } = setup()
+    socket.attempt = 3
+    socket.open()
+    expect(client.connection.get()).toMatchObject({ status: 'open', attempt: 3 })
+    vi.advanceTimersByTime(BACKOFF.stableMs - 1)
+    expect(client.connection.get().attempt).toBe(3)
+    vi.advanceTimersByTime(1)
+    expect(client.connection.get().attempt).toBe(0)
+    // Not for a connection lost before.
+    socket.close()
+    socket.open()
+    socket.close()
+    vi.advanceTimersByTime(BACKOFF.stableMs)
+    expect(client.connection.get()).toMatchObject({ status: 'reconnecting', attempt: 3 })
+  })
+
+  it('shows nothing of a subscription refused after a reconnect', () => {
+    const { socket, client } = setup()
+    const group = client.group('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', secret: 1 }] }))
+    socket.close()
+    socket.open()
+    socket.receive(frame({ type: 'unauthorized' }))
+    expect(group.get()).toMatchObject({ status: 'unauthorized', items: [] })
+    expect(group.get().byId.size).toBe(0)
+  })
+})
+
 describe('group snapshots', () => {
   it('are frozen plain data whose byId is built once per snapshot and survives a spread', () => {
     const { socket, client } = setup()
@@ -478,7 +517,14 @@ describe('a closed client', () => {
     client.close()
     expect(ready.get()).toMatchObject({ status: 'ready', items: [{ id: 'a' }], error: null })
     expect(loading.get()).toMatchObject({ status: 'error', error: { code: 'closed' } })
+    // Read without a listener, too.
+    expect(client.group('s', 'never').get()).toMatchObject({
+      status: 'error',
+      items: [],
+      error: { code: 'closed' },
+    })
     const later = client.item('s', 'late', 'x')
+    expect(later.get()).toMatchObject({ status: 'error', data: null, error: { code: 'closed' } })
     later.subscribe(() => {})
     expect(later.get()).toMatchObject({ status: 'error', data: null, error: { code: 'closed' } })
     expect(later.get().error?.message).toBe(
