@@ -774,6 +774,20 @@ describe('optimistic changes landing', () => {
     expect(seen.filter((n, index) => n !== seen[index - 1])).toEqual([1, 2, 3, 10])
   })
 
+  it("keeps a committed change over another writer's change until its own lands or the grace ends", async () => {
+    const { socket, client } = setup({ commitGraceMs: 1000 })
+    const group = client.group<{ id: string; n: number; by?: string }>('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
+    await client.mutate('s', 'g', 'a', [{ type: 'increment', path: 'n', by: 1 }], async () => {})
+    // Ordered before ours by the server: ours is still to come.
+    socket.receive(frame({ type: 'update', data: { id: 'a', n: 1, by: 'other' } }, { id: 'a' }))
+    expect(group.get().items[0]).toEqual({ id: 'a', n: 2, by: 'other' })
+    vi.advanceTimersByTime(1000)
+    expect(group.get().items[0]).toEqual({ id: 'a', n: 1, by: 'other' })
+  })
+
   it('drops a committed change that a later sync already holds', async () => {
     const { socket, client } = setup()
     await client.mutate('s', 'g', 'a', [{ type: 'increment', path: 'n', by: 1 }], async () => {})
