@@ -183,6 +183,7 @@ class Client implements StreamClient, SubscriptionHost {
   #stopAuthWait: (() => void) | null = null
   readonly #removeBrowserListeners: () => void
   #cancelStable = () => {}
+  #closedSnapshots: ReturnType<typeof closedSnapshots> | undefined
 
   constructor(options: StreamClientOptions) {
     this.#options = options
@@ -240,8 +241,9 @@ class Client implements StreamClient, SubscriptionHost {
     return this.#readable(stream, group, null)
   }
 
-  item<TItem>(stream: string, group: string, id: string): Readable<ItemSnapshot<TItem>> {
-    checkNames(stream, group, id)
+  item<TItem>(stream: string, group: string, itemId: string): Readable<ItemSnapshot<TItem>> {
+    checkNames(stream, group)
+    const id = checkedId(itemId)
     const own = this.#readable<ItemSnapshot<TItem>>(stream, group, id)
     let served: { by: Subscription; view: Readable<ItemSnapshot<TItem>> } | undefined
     // Decided when read, not when created: a group already held serves its items without a second
@@ -307,7 +309,8 @@ class Client implements StreamClient, SubscriptionHost {
     ops: readonly UpdateOp[],
     commit: () => Promise<unknown>,
   ): Promise<void> {
-    checkNames(stream, group, itemId)
+    checkNames(stream, group)
+    itemId = checkedId(itemId)
     const checked = validateUpdateOps(ops)
     if (!checked.ok)
       throw new StreamsError(
@@ -375,6 +378,14 @@ class Client implements StreamClient, SubscriptionHost {
     return (
       this.#extended || !this.#open || this.#siblings(subscription).every((each) => !each.inUse)
     )
+  }
+
+  /**
+   * Leaves the subscriptions kept joined, unused, for a sibling's sake (see `mayLeave`), once that
+   * no longer matters: the connection is gone, or it turned out to be extended.
+   */
+  #leaveParked(): void {
+    for (const subscription of [...this.#bySubscriptionId.values()]) subscription.leaveIfUnused()
   }
 
   /** The joined subscriptions whose changes overlap `subscription`'s (its group, or its items). */
@@ -522,6 +533,7 @@ class Client implements StreamClient, SubscriptionHost {
     this.#open = false
     this.#cancelStable()
     for (const subscription of this.#bySubscriptionId.values()) subscription.disconnected()
+    this.#leaveParked()
     if (this.#closed) return
     const error = wasOpen
       ? new StreamsError(
@@ -650,6 +662,7 @@ class Client implements StreamClient, SubscriptionHost {
       this.#firstFrame = false
       if (frame.type === 'hello') {
         this.#extended = true
+        this.#leaveParked()
         this.#sawHeartbeat()
         this.#heartbeatMs = frame.heartbeatMs
         this.#setConnection({ extensions: true })
@@ -707,8 +720,14 @@ class Client implements StreamClient, SubscriptionHost {
       if (subscription === undefined) return
       if (event.type === 'unauthorized') {
         subscription.refused = true
-        // What it showed may no longer be the user's to see (access taken away on a reconnect).
+        // What it showed may no longer be the user's to see (access taken away on a reconnect),
+        // optimistic changes to it included.
         subscription.cache.replace([], [])
+        for (const id of this.#pendingIds(subscription)) {
+          const key = keyOf(subscription.stream, subscription.group, id)
+          this.#pending.delete(key)
+          this.#overlays.delete(key)
+        }
         subscription.fail(
           new StreamsError(
             'unauthorized',
@@ -917,11 +936,9 @@ class Client implements StreamClient, SubscriptionHost {
     const key = keyOf(subscription.stream, subscription.group, itemId)
     const pending = this.#pending.get(key)
     if (pending === undefined) return
-    let remaining = sync
-      ? pending.filter(
-          ({ resolvedAt }) => resolvedAt === null || resolvedAt > subscription.joinedAt,
-        )
-      : pending
+    let remaining = pending.filter(
+      ({ resolvedAt }) => resolvedAt === null || (sync && resolvedAt > subscription.joinedAt),
+    )
     const base = subscription.cache.get(itemId)
     if (base !== undefined) {
       let value = before === undefined ? (MISSING as never) : before
@@ -1045,8 +1062,8 @@ class Client implements StreamClient, SubscriptionHost {
 
   /** What a read of a key nobody subscribed to gives once the client is closed. */
   #closedSnapshot(isGroup: boolean): GroupSnapshot<never> | ItemSnapshot<never> {
-    const ended = { status: 'error', error: closedError() } as const
-    return Object.freeze(isGroup ? { ...UNJOINED_GROUP, ...ended } : { ...UNJOINED_ITEM, ...ended })
+    this.#closedSnapshots ??= closedSnapshots()
+    return isGroup ? this.#closedSnapshots.group : this.#closedSnapshots.item
   }
 
   #touchItem(stream: string, group: string, itemId: string): void {
@@ -1089,10 +1106,10 @@ function checkedUrls(url: string | readonly string[]): readonly string[] {
 }
 
 /**
- * Stream and group names are non-empty strings without NUL (the client's keys join them with it);
- * an item id is a non-empty string. Anything else would be ignored by the engine, never answered.
+ * Stream and group names are non-empty strings without NUL (the client's keys join them with it).
+ * Anything else would be ignored by the engine, never answered.
  */
-function checkNames(stream: unknown, group: unknown, id?: unknown): void {
+function checkNames(stream: unknown, group: unknown): void {
   const parts: [string, unknown][] = [
     ['stream', stream],
     ['group', group],
@@ -1103,10 +1120,24 @@ function checkNames(stream: unknown, group: unknown, id?: unknown): void {
         `${what}: ${JSON.stringify(name) ?? String(name)} is not a stream or group name (a non-empty string)`,
       )
   }
-  if (id !== undefined && (typeof id !== 'string' || id === ''))
-    throw new TypeError(
-      `id: ${JSON.stringify(id) ?? String(id)} is not an item id (a non-empty string)`,
-    )
+}
+
+/** An item id: a non-empty string, or a finite number (as items' own `id` fields may be). */
+function checkedId(id: unknown): string {
+  if (typeof id === 'number' && Number.isFinite(id)) return String(id)
+  if (typeof id === 'string' && id !== '') return id
+  throw new TypeError(
+    `id: ${JSON.stringify(id) ?? String(id)} is not an item id (a non-empty string or a number)`,
+  )
+}
+
+/** What reads of keys nobody subscribed to give once the client is closed (made once). */
+function closedSnapshots() {
+  const ended = { status: 'error', error: closedError() } as const
+  return {
+    group: Object.freeze({ ...UNJOINED_GROUP, ...ended }) as GroupSnapshot<never>,
+    item: Object.freeze({ ...UNJOINED_ITEM, ...ended }) as ItemSnapshot<never>,
+  }
 }
 
 function closedError(): StreamsError {

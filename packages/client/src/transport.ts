@@ -47,6 +47,7 @@ export const createReconnectingTransport: CreateTransport = (
   { connectTimeoutMs = CONNECT_TIMEOUT_MS } = {},
 ) => {
   let endWait: (() => void) | null = null
+  let closed = false
   const wait = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(() => endWait?.(), ms)
@@ -60,7 +61,8 @@ export const createReconnectingTransport: CreateTransport = (
   // for a resolved promise).
   const nextUrl = async () => {
     const attempt = socket.retryCount
-    if (attempt > 0) await wait(backoffDelay(attempt))
+    // (Asked for after `close()` when it came from inside a close event: nothing to wait for.)
+    if (attempt > 0 && !closed) await wait(backoffDelay(attempt))
     return url()
   }
   const options = {
@@ -85,10 +87,12 @@ export const createReconnectingTransport: CreateTransport = (
       return true
     },
     reconnect() {
-      if (endWait) endWait()
-      else socket.reconnect()
+      // Resets the library's attempt count (it starts nothing while a wait is on), then ends the wait.
+      socket.reconnect()
+      endWait?.()
     },
     close() {
+      closed = true
       socket.close(1000, 'client closed')
       endWait?.()
     },

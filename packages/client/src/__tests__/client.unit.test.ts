@@ -315,7 +315,12 @@ describe('bad input', () => {
     expect(() => client.item('s', 'g', '')).toThrow('id: "" is not an item id')
     expect(() => client.onEvent('', 'g', () => {})).toThrow(TypeError)
     expect(() => client.onEvent('s', 'g', 'nope' as never)).toThrow('the handler must be')
-    await expect(client.mutate('s', 'g', 7 as never, [], async () => {})).rejects.toThrow(TypeError)
+    await expect(client.mutate('s', 'g', {} as never, [], async () => {})).rejects.toThrow(
+      TypeError,
+    )
+    expect(() => client.item('s', 'g', undefined as never)).toThrow('id: undefined is not')
+    // A number is an id, as items' own id fields may be.
+    expect(client.item('s', 'g', 7 as never).get().status).toBe('loading')
   })
 
   it('reports a server error aimed at a subscription, besides ending it', () => {
@@ -456,6 +461,59 @@ describe('connection state', () => {
     expect(group.get()).toMatchObject({ status: 'unauthorized', items: [] })
     expect(group.get().byId.size).toBe(0)
   })
+
+  it('shows no optimistic change either, once refused', () => {
+    const { socket, client } = setup()
+    const group = client.group('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
+    void client.mutate(
+      's',
+      'g',
+      'a',
+      [{ type: 'increment', path: 'n', by: 1 }],
+      () => new Promise(() => {}),
+    )
+    socket.close()
+    socket.open()
+    socket.receive(frame({ type: 'unauthorized' }))
+    expect(group.get().items).toEqual([])
+    expect(client.item('s', 'g', 'a').get().data).toBeNull()
+  })
+})
+
+describe('subscriptions kept for a sibling (plain connections)', () => {
+  const leaves = (sent: Record<string, unknown>[]) => sent.filter((each) => each.type === 'leave')
+
+  it('leaves an item kept for its group once the connection turns out extended', () => {
+    const { socket, client } = setup()
+    socket.open()
+    const stopItem = client.item('s', 'g', 'a').subscribe(() => {})
+    const stopGroup = client.group('s', 'g').subscribe(() => {})
+    stopItem()
+    vi.advanceTimersByTime(200)
+    expect(leaves(socket.sent)).toHaveLength(0)
+    socket.close()
+    socket.open()
+    socket.receive(hello)
+    stopGroup()
+    vi.advanceTimersByTime(200)
+    // The item left with the lost connection; the group on its own.
+    expect(leaves(socket.sent)).toHaveLength(1)
+    expect(socket.sent.filter((each) => each.type === 'join')).toHaveLength(3)
+  })
+
+  it('leaves an item kept for its group when hello arrives after its linger', () => {
+    const { socket, client } = setup()
+    socket.open()
+    const stopItem = client.item('s', 'g', 'a').subscribe(() => {})
+    client.group('s', 'g').subscribe(() => {})
+    stopItem()
+    vi.advanceTimersByTime(200)
+    socket.receive(hello)
+    expect(leaves(socket.sent)).toHaveLength(1)
+  })
 })
 
 describe('group snapshots', () => {
@@ -517,7 +575,8 @@ describe('a closed client', () => {
     client.close()
     expect(ready.get()).toMatchObject({ status: 'ready', items: [{ id: 'a' }], error: null })
     expect(loading.get()).toMatchObject({ status: 'error', error: { code: 'closed' } })
-    // Read without a listener, too.
+    // Read without a listener, too (the same snapshot each time).
+    expect(client.group('s', 'never').get()).toBe(client.group('s', 'other-never').get())
     expect(client.group('s', 'never').get()).toMatchObject({
       status: 'error',
       items: [],
@@ -774,18 +833,34 @@ describe('optimistic changes landing', () => {
     expect(seen.filter((n, index) => n !== seen[index - 1])).toEqual([1, 2, 3, 10])
   })
 
-  it("keeps a committed change over another writer's change until its own lands or the grace ends", async () => {
-    const { socket, client } = setup({ commitGraceMs: 1000 })
-    const group = client.group<{ id: string; n: number; by?: string }>('s', 'g')
+  it("gives way to the server's next value once committed, however the backend shaped it", async () => {
+    const { socket, client } = setup()
+    const group = client.group<{ id: string; name: string }>('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', name: 'x' }] }))
+    await client.mutate(
+      's',
+      'g',
+      'a',
+      [{ type: 'set', path: 'name', value: 'Bob ' }],
+      async () => {},
+    )
+    expect(group.get().items[0]?.name).toBe('Bob ')
+    // The backend trimmed it.
+    socket.receive(frame({ type: 'update', data: { id: 'a', name: 'Bob' } }, { id: 'a' }))
+    expect(group.get().items[0]?.name).toBe('Bob')
+  })
+
+  it('shows nothing of a committed change to an item another writer deleted', async () => {
+    const { socket, client } = setup()
+    const group = client.group<{ id: string; n: number }>('s', 'g')
     group.subscribe(() => {})
     socket.open()
     socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
     await client.mutate('s', 'g', 'a', [{ type: 'increment', path: 'n', by: 1 }], async () => {})
-    // Ordered before ours by the server: ours is still to come.
-    socket.receive(frame({ type: 'update', data: { id: 'a', n: 1, by: 'other' } }, { id: 'a' }))
-    expect(group.get().items[0]).toEqual({ id: 'a', n: 2, by: 'other' })
-    vi.advanceTimersByTime(1000)
-    expect(group.get().items[0]).toEqual({ id: 'a', n: 1, by: 'other' })
+    socket.receive(frame({ type: 'delete', data: { id: 'a', n: 1 } }, { id: 'a' }))
+    expect(group.get().items).toEqual([])
   })
 
   it('drops a committed change that a later sync already holds', async () => {

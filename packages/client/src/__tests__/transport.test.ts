@@ -50,7 +50,12 @@ describe('the reconnecting transport', () => {
     expect(opened).toHaveLength(4)
     transport.reconnect()
     await vi.advanceTimersByTimeAsync(0)
-    expect(opened).toHaveLength(5)
+    expect(opened.length).toBeGreaterThanOrEqual(5)
+    // And the backoff starts again from its shortest delays (1 s and more before the reset).
+    const before = opened.length
+    await vi.advanceTimersByTimeAsync(800)
+    expect(opened.length).toBeGreaterThanOrEqual(before + 2)
+    expect(transport.attempt).toBeLessThanOrEqual(3)
     transport.close()
   })
 
@@ -64,6 +69,22 @@ describe('the reconnecting transport', () => {
     expect(vi.getTimerCount()).toBe(0)
     await vi.advanceTimersByTimeAsync(60_000)
     expect(opened).toHaveLength(3)
+  })
+
+  it('leaves no timer when closed from inside a close event', async () => {
+    vi.useFakeTimers()
+    const { Socket, opened } = refusedSockets()
+    let transport: ReturnType<typeof createReconnectingTransport> | undefined
+    transport = createReconnectingTransport(
+      async () => 'ws://down.test/',
+      { ...events, close: () => opened.length >= 2 && transport?.close() },
+      Socket,
+    )
+    await attempts(opened, 2)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(vi.getTimerCount()).toBe(0)
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(opened).toHaveLength(2)
   })
 
   it('gives up an attempt that never opens and tries again, without an uncaught error (ws in Node)', async () => {
