@@ -949,9 +949,23 @@ class Client implements StreamClient, SubscriptionHost {
       }
       remaining = remaining.slice(landed)
     }
-    if (remaining.length === 0) this.#pending.delete(key)
-    else this.#pending.set(key, remaining)
+    // What was shown (when a snapshot computed it): an equal new value keeps its identity, so
+    // a landing notifies nobody.
+    const cached = this.#overlays.get(key)
+    const shown = cached?.base === before ? cached?.value : undefined
     this.#overlays.delete(key)
+    if (remaining.length === 0) {
+      this.#pending.delete(key)
+      if (shown !== undefined && base !== undefined && reconcile(shown, base) === shown)
+        subscription.cache.adopt(itemId, shown)
+      return
+    }
+    this.#pending.set(key, remaining)
+    if (shown !== undefined && base !== undefined) {
+      let value = base
+      for (const { ops } of remaining) value = applyOps(value, ops)
+      this.#overlays.set(key, { base, value: reconcile(shown, value) })
+    }
   }
 
   #idsOf(items: readonly JsonValue[]): string[] | null {

@@ -138,6 +138,14 @@ export class GroupCache<TItem> {
     }
   }
 
+  /** Stores `value` as it is for a cached item it deep-equals (the caller knows), for its identity. */
+  adopt(id: string, value: TItem): void {
+    this.#applyQueued()
+    const position = this.#positions.get(id)
+    if (position !== undefined && this.#items[position] !== value)
+      this.#writableItems()[position] = value
+  }
+
   delete(id: string): boolean {
     this.#applyQueued()
     const position = this.#positions.get(id)

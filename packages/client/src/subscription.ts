@@ -106,6 +106,8 @@ export class Subscription {
   #refs = 0
   #cancelLinger: (() => void) | null = null
   #joined = false
+  /** The snapshot shown holds a list that is not the cache's (optimistic values). */
+  #overlaid = false
 
   constructor(
     readonly stream: string,
@@ -217,14 +219,20 @@ export class Subscription {
       }
     }
     const previous = this.store?.get() as GroupSnapshot<JsonValue> | undefined
+    // A list with optimistic values is not the cache's: compare it item by item, and the first
+    // cache list after one (the changes landed, as the same objects).
+    const compare = !fromCache || this.#overlaid
     if (
       previous &&
       previous.status === status &&
       previous.error === error &&
-      (previous.items === items || (!fromCache && sameList(previous.items, items)))
+      (previous.items === items || (compare && sameList(previous.items, items)))
     ) {
+      // (Still showing a list that is not the cache's.)
+      this.#overlaid = previous.items !== items
       return previous
     }
+    this.#overlaid = !fromCache
     // The cache never changes a list it handed out (it copies it first), so the snapshot can
     // share it; in development it is deep-frozen, items included.
     return groupSnapshot(status, this.host.freeze(items), ids, error)
