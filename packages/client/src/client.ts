@@ -183,6 +183,8 @@ class Client implements StreamClient, SubscriptionHost {
   #stopAuthWait: (() => void) | null = null
   readonly #removeBrowserListeners: () => void
   #cancelStable = () => {}
+  /** What `later` has pending (lingers, commit graces, retries): a closed client leaves none. */
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>()
   #closedSnapshots: ReturnType<typeof closedSnapshots> | undefined
 
   constructor(options: StreamClientOptions) {
@@ -356,6 +358,8 @@ class Client implements StreamClient, SubscriptionHost {
     for (const subscription of this.#subscriptions.values())
       if (subscription.status === 'loading') subscription.fail(closedError())
     this.#setConnection({ status: 'closed' })
+    for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers.clear()
   }
 
   // ----- SubscriptionHost -----
@@ -447,8 +451,15 @@ class Client implements StreamClient, SubscriptionHost {
   }
 
   later(ms: number, task: () => void): () => void {
-    const timer = setTimeout(task, ms)
-    return () => clearTimeout(timer)
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer)
+      task()
+    }, ms)
+    this.#timers.add(timer)
+    return () => {
+      clearTimeout(timer)
+      this.#timers.delete(timer)
+    }
   }
 
   overlay(

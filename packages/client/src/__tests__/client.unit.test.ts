@@ -598,6 +598,18 @@ describe('a closed client', () => {
     expect(commit).not.toHaveBeenCalled()
     expect(client.connection.get().status).toBe('closed')
   })
+
+  it('leaves no timer behind (lingers, commit graces)', async () => {
+    const { socket, client } = setup()
+    const stop = client.group('s', 'g').subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
+    await client.mutate('s', 'g', 'a', [{ type: 'increment', path: 'n', by: 1 }], async () => {})
+    stop()
+    expect(vi.getTimerCount()).toBeGreaterThan(1)
+    client.close()
+    expect(vi.getTimerCount()).toBe(0)
+  })
 })
 
 describe('app code that throws', () => {
