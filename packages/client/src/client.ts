@@ -185,6 +185,7 @@ class Client implements StreamClient, SubscriptionHost {
   #cancelStable = () => {}
   /** What `later` has pending (lingers, commit graces, retries): a closed client leaves none. */
   readonly #timers = new Set<ReturnType<typeof setTimeout>>()
+  /** What reads of keys nobody subscribed to give once the client is closed. */
   #closedSnapshots: ReturnType<typeof closedSnapshots> | undefined
 
   constructor(options: StreamClientOptions) {
@@ -222,11 +223,8 @@ class Client implements StreamClient, SubscriptionHost {
 
   pendingNewItems(subscription: Subscription): [string, JsonValue][] {
     if (!subscription.isGroup) return []
-    const prefix = `${keyOf(subscription.stream, subscription.group, null)}\u0000`
     const created: [string, JsonValue][] = []
-    for (const key of this.#pending.keys()) {
-      if (!key.startsWith(prefix)) continue
-      const id = key.slice(prefix.length)
+    for (const id of this.#pendingIds(subscription)) {
       if (subscription.cache.has(id)) continue
       const value = this.overlay(subscription, id, undefined)
       if (value !== undefined) created.push([id, value])
@@ -273,7 +271,8 @@ class Client implements StreamClient, SubscriptionHost {
     return {
       get: () =>
         (this.#subscriptions.get(key)?.store.get() ??
-          (this.#closed ? this.#closedSnapshot(id === null) : unjoined)) as TSnapshot,
+          this.#closedSnapshots?.[id === null ? 'group' : 'item'] ??
+          unjoined) as TSnapshot,
       subscribe: (listener) => {
         const subscription = this.#subscription(stream, group, id)
         return this.#listen(subscription, () =>
@@ -349,6 +348,7 @@ class Client implements StreamClient, SubscriptionHost {
   close(): void {
     if (this.#closed) return
     this.#closed = true
+    this.#closedSnapshots = closedSnapshots()
     this.#stopWatchdog()
     this.#cancelStable()
     this.#stopAuthWait?.()
@@ -973,9 +973,9 @@ class Client implements StreamClient, SubscriptionHost {
     }
     this.#pending.set(key, remaining)
     if (shown !== undefined && base !== undefined) {
-      let value = base
-      for (const { ops } of remaining) value = applyOps(value, ops)
-      this.#overlays.set(key, { base, value: reconcile(shown, value) })
+      // The rebased value, sharing what it can with the shown one.
+      const rebased = this.overlay(subscription, itemId, base) as JsonValue
+      this.#overlays.set(key, { base, value: reconcile(shown, rebased) })
     }
   }
 
@@ -1085,12 +1085,6 @@ class Client implements StreamClient, SubscriptionHost {
     return readable
   }
 
-  /** What a read of a key nobody subscribed to gives once the client is closed. */
-  #closedSnapshot(isGroup: boolean): GroupSnapshot<never> | ItemSnapshot<never> {
-    this.#closedSnapshots ??= closedSnapshots()
-    return isGroup ? this.#closedSnapshots.group : this.#closedSnapshots.item
-  }
-
   #touchItem(stream: string, group: string, itemId: string): void {
     this.#overlays.delete(keyOf(stream, group, itemId))
     for (const id of [null, itemId]) {
@@ -1156,7 +1150,7 @@ function checkedId(id: unknown): string {
   )
 }
 
-/** What reads of keys nobody subscribed to give once the client is closed (made once). */
+/** The snapshots of keys nobody subscribed to, once the client is closed. */
 function closedSnapshots() {
   const ended = { status: 'error', error: closedError() } as const
   return {

@@ -94,9 +94,9 @@ export class Subscription {
   refused = false
   /** True from a join until its sync (or its failure): changes before the sync are buffered. */
   awaitingSync = false
-  /** The last change applied, on an extended connection. */
   /** The client's step at which the last join was sent (see `Client#steps`). */
   joinedAt = 0
+  /** The last change applied, on an extended connection. */
   seq: number | null = null
   epoch: string | null = null
   /** Changes that came before the sync, in arrival order. */
