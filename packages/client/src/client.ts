@@ -290,6 +290,13 @@ class Client implements StreamClient, SubscriptionHost {
     checkNames(stream, group)
     if (typeof handler !== 'function')
       throw new TypeError('onEvent: the handler must be a function')
+    if (this.#closed)
+      this.#report(
+        new StreamsError(
+          'closed',
+          `onEvent(${stream}, ${group}) on a closed client: no event will arrive.`,
+        ),
+      )
     const subscription = this.#subscription(stream, group, null)
     const entry = handler as (event: StreamEventMessage) => void
     subscription.events.add(entry)
@@ -314,9 +321,10 @@ class Client implements StreamClient, SubscriptionHost {
     itemId = checkedId(itemId)
     const checked = validateUpdateOps(ops)
     if (!checked.ok)
-      throw new StreamsError(
-        'commit_failed',
-        `mutate was given ops the server would refuse: ${checked.error.message}`,
+      throw new TypeError(`mutate: ops the server would refuse: ${checked.error.message}`)
+    if (typeof commit !== 'function')
+      throw new TypeError(
+        'mutate: commit must be a function that performs the change on your backend',
       )
     if (this.#closed) throw closedError()
     const key = keyOf(stream, group, itemId)

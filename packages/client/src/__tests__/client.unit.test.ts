@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BACKOFF, backoffDelay } from '../backoff.ts'
-import { type CreateTransport, createStreamClient, type StreamClientOptions } from '../index.ts'
+import {
+  type CreateTransport,
+  createStreamClient,
+  type StreamClientOptions,
+  type StreamsError,
+} from '../index.ts'
 
 /** An in-memory socket: the test plays the server. */
 function fakeSocket() {
@@ -319,6 +324,17 @@ describe('bad input', () => {
       TypeError,
     )
     expect(() => client.item('s', 'g', undefined as never)).toThrow('id: undefined is not')
+    // Ops the server would refuse, or no commit function: a TypeError, and nothing was committed.
+    const commit = vi.fn(async () => {})
+    const badOps = [{ type: 'increment', path: 'n' }] as never
+    await expect(client.mutate('s', 'g', 'a', badOps, commit)).rejects.toThrow(
+      /^mutate: ops the server would refuse: /,
+    )
+    await expect(client.mutate('s', 'g', 'a', 'set' as never, commit)).rejects.toThrow(TypeError)
+    expect(commit).not.toHaveBeenCalled()
+    await expect(client.mutate('s', 'g', 'a', [], undefined as never)).rejects.toThrow(
+      'mutate: commit must be a function that performs the change on your backend',
+    )
     // A number is an id, as items' own id fields may be.
     expect(client.item('s', 'g', 7 as never).get().status).toBe('loading')
   })
@@ -597,6 +613,17 @@ describe('a closed client', () => {
     })
     expect(commit).not.toHaveBeenCalled()
     expect(client.connection.get().status).toBe('closed')
+  })
+
+  it('says so to onError when asked for events, which will never come', () => {
+    const errors: StreamsError[] = []
+    const { client } = setup({ onError: (error) => errors.push(error) })
+    client.close()
+    const stop = client.onEvent('s', 'g', () => {})
+    expect(errors).toMatchObject([
+      { code: 'closed', message: 'onEvent(s, g) on a closed client: no event will arrive.' },
+    ])
+    stop()
   })
 
   it('leaves no timer behind (lingers, commit graces)', async () => {
