@@ -65,8 +65,13 @@ export const createReconnectingTransport: CreateTransport = (
     if (attempt > 0 && !closed) await wait(backoffDelay(attempt))
     return url()
   }
+  // Why the current socket failed, if it did: reconnecting-websocket reports a failed socket as
+  // closed normally (1000), whatever the cause.
+  let failure: string | null = null
   const options = {
-    WebSocket: quietOnAbort(WebSocketImpl ?? globalThis.WebSocket),
+    WebSocket: watchErrors(WebSocketImpl ?? globalThis.WebSocket, (reason) => {
+      failure = reason
+    }),
     maxEnqueuedMessages: 0,
     connectionTimeout: connectTimeoutMs,
     minUptime: BACKOFF.stableMs,
@@ -79,7 +84,12 @@ export const createReconnectingTransport: CreateTransport = (
     if (typeof event.data === 'string') events.message(event.data)
     else events.message(new TextDecoder().decode(event.data as ArrayBuffer))
   }
-  socket.onclose = (event) => events.close(event.code, event.reason)
+  socket.onclose = (event) => {
+    if (failure === null) events.close(event.code, event.reason)
+    // 1006: closed without a close frame, as a browser reports a failed socket.
+    else events.close(1006, failure)
+    failure = null
+  }
   return {
     send(text) {
       if (socket.readyState !== socket.OPEN) return false
@@ -103,16 +113,26 @@ export const createReconnectingTransport: CreateTransport = (
 }
 
 /**
- * The WebSocket class with a listener for `error` on every socket. reconnecting-websocket removes
- * its own listeners before it closes a socket that timed out while connecting; `ws` (Node) then
- * emits `error` on an emitter with no listener, which ends the process. Browsers only log it.
+ * The WebSocket class with a listener for `error` on every socket, which reports the failures of
+ * the newest one (`reason`: the error's message, which browsers do not give, or null when a newer
+ * socket starts). The listener also keeps a process alive: reconnecting-websocket removes its own
+ * listeners before it closes a socket that timed out while connecting, and `ws` (Node) then emits
+ * `error` on an emitter with no listener, which ends the process. Browsers only log it.
  */
-function quietOnAbort(Base: WebSocketConstructor): WebSocketConstructor {
+function watchErrors(
+  Base: WebSocketConstructor,
+  onFailure: (reason: string | null) => void,
+): WebSocketConstructor {
   if (typeof Base !== 'function') return Base
+  let newest: WebSocket | null = null
   return class extends Base {
     constructor(url: string, protocols?: string | string[]) {
       super(url, protocols)
-      this.addEventListener('error', () => {})
+      newest = this
+      onFailure(null)
+      this.addEventListener('error', (event) => {
+        if (newest === this) onFailure((event as ErrorEvent).message || 'the connection failed')
+      })
     }
   }
 }

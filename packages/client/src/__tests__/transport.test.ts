@@ -1,5 +1,6 @@
 import { createServer, type Socket } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { WebSocketServer } from 'ws'
 import { createReconnectingTransport, type WebSocketConstructor } from '../transport.ts'
 import { hold, startClient, until } from './_harness.ts'
 
@@ -105,6 +106,26 @@ describe('the reconnecting transport', () => {
     } finally {
       for (const socket of held) socket.destroy()
       silent.close()
+    }
+  })
+
+  it('reports a socket that failed as failed, not as closed normally (1000)', async () => {
+    // The server sends a frame no WebSocket may carry: the client's socket fails with an error.
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+    server.on('connection', (ws) => {
+      ;(ws as unknown as { _socket: Socket })._socket.write(Buffer.from([0x8f, 0x00]))
+    })
+    await new Promise((resolve) => server.once('listening', resolve))
+    try {
+      const { port } = server.address() as { port: number }
+      const client = startClient(`ws://127.0.0.1:${port}`)
+      const state = await until(client.connection, (s) => s.error !== null, 5000)
+      expect(state.error?.message).toBe(
+        'The connection closed (1006: Invalid WebSocket frame: invalid opcode 15); reconnecting.',
+      )
+    } finally {
+      for (const ws of server.clients) ws.terminate()
+      await new Promise((resolve) => server.close(resolve))
     }
   })
 })
