@@ -925,6 +925,49 @@ describe('optimistic changes landing', () => {
     expect(seen).toHaveLength(3)
   })
 
+  it('lands a change made before the first sync on the value the sync read, or ends on the server value after the grace', async () => {
+    const { socket, client } = setup()
+    const group = client.group<{ id: string; n: number }>('s', 'g')
+    const seen: number[][] = []
+    group.subscribe((s) => seen.push(s.items.map((item) => item.n)))
+    socket.open()
+    const increment = [{ type: 'increment' as const, path: 'n', by: 1 }]
+    let resolve!: () => void
+    const first = client.mutate(
+      's',
+      'g',
+      'a',
+      increment,
+      () => new Promise<void>((r) => (resolve = r)),
+    )
+    // The sync was read before the write: the change shows on its value, then lands.
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
+    socket.receive(frame({ type: 'update', data: { id: 'a', n: 2 } }, { id: 'a' }))
+    resolve()
+    await first
+    expect(seen).toEqual([[], [1], [2]])
+    // Read after the write (documented): nothing tells it, the change shows on it until the
+    // commit has resolved and the grace has passed; then the server's value, and only it.
+    const other = client.group<{ id: string; n: number }>('s', 'h')
+    other.subscribe(() => {})
+    const second = client.mutate(
+      's',
+      'h',
+      'b',
+      increment,
+      () => new Promise<void>((r) => (resolve = r)),
+    )
+    socket.receive(frame({ type: 'sync', data: [{ id: 'b', n: 2 }] }, { groupId: 'h' }))
+    socket.receive(frame({ type: 'update', data: { id: 'b', n: 2 } }, { groupId: 'h', id: 'b' }))
+    expect(other.get().items[0]?.n).toBe(3)
+    resolve()
+    await second
+    vi.advanceTimersByTime(2999)
+    expect(other.get().items[0]?.n).toBe(3)
+    vi.advanceTimersByTime(1)
+    expect(other.get().items[0]?.n).toBe(2)
+  })
+
   it('drops a committed change that a later sync already holds', async () => {
     const { socket, client } = setup()
     await client.mutate('s', 'g', 'a', [{ type: 'increment', path: 'n', by: 1 }], async () => {})
