@@ -245,14 +245,16 @@ class Client implements StreamClient, SubscriptionHost {
     checkNames(stream, group)
     const id = checkedId(itemId)
     const own = this.#readable<ItemSnapshot<TItem>>(stream, group, id)
-    let served: { by: Subscription; view: Readable<ItemSnapshot<TItem>> } | undefined
+    // Weakly: a store the app keeps does not keep a group that has left, nor its cache.
+    const served = new WeakMap<Subscription, Readable<ItemSnapshot<TItem>>>()
     // Decided when read, not when created: a group already held serves its items without a second
     // join (frameworks create stores before they subscribe to them).
     const source = () => {
       const held = this.#subscriptions.get(keyOf(stream, group, null))
       if (!held?.joined || this.#subscriptions.get(keyOf(stream, group, id))?.joined) return own
-      if (served?.by !== held) served = { by: held, view: this.#itemOfGroup<TItem>(held, id) }
-      return served.view
+      let view = served.get(held)
+      if (view === undefined) served.set(held, (view = this.#itemOfGroup<TItem>(held, id)))
+      return view
     }
     return {
       get: () => source().get(),
@@ -301,13 +303,10 @@ class Client implements StreamClient, SubscriptionHost {
     const entry = handler as (event: StreamEventMessage) => void
     subscription.events.add(entry)
     subscription.retain()
-    let active = true
-    return () => {
-      if (!active) return
-      active = false
+    return once(() => {
       subscription.events.delete(entry)
       subscription.release()
-    }
+    })
   }
 
   async mutate(
@@ -459,6 +458,8 @@ class Client implements StreamClient, SubscriptionHost {
   }
 
   later(ms: number, task: () => void): () => void {
+    // A closed client starts nothing (views let go after it, commits resolve late).
+    if (this.#closed) return () => {}
     const timer = setTimeout(() => {
       this.#timers.delete(timer)
       task()
@@ -1043,20 +1044,15 @@ class Client implements StreamClient, SubscriptionHost {
       release()
       throw error
     }
-    return () => {
+    return once(() => {
       stop()
       release()
-    }
+    })
   }
 
   #hold(subscription: Subscription): () => void {
     subscription.retain()
-    let held = true
-    return () => {
-      if (!held) return
-      held = false
-      subscription.release()
-    }
+    return once(() => subscription.release())
   }
 
   /** The view of one item of a held group (kept by its `item()` store, so its snapshots stay stable). */
@@ -1169,6 +1165,19 @@ function closedSnapshots() {
 
 function closedError(): StreamsError {
   return new StreamsError('closed', 'The client is closed: create a new one to read streams again.')
+}
+
+/**
+ * `run`, on the first call only; then it is let go: a stop function the app keeps after calling it
+ * holds nothing (no subscription, no cache).
+ */
+function once(run: () => void): () => void {
+  let pending: (() => void) | null = run
+  return () => {
+    const task = pending
+    pending = null
+    task?.()
+  }
 }
 
 function keyOf(stream: string, group: string, id: string | null): string {

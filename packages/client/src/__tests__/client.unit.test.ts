@@ -615,6 +615,31 @@ describe('a closed client', () => {
     expect(client.connection.get().status).toBe('closed')
   })
 
+  it('starts no timer when the app lets go after close(): stops, releases, commits resolving', async () => {
+    const { socket, client } = setup()
+    const stop = client.group('s', 'g').subscribe(() => {})
+    const stopItem = client.item('s', 'g', 'a').subscribe(() => {})
+    const stopEvents = client.onEvent('s', 'g', () => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
+    let resolve: () => void = () => {}
+    const done = client.mutate(
+      's',
+      'g',
+      'a',
+      [{ type: 'increment', path: 'n', by: 1 }],
+      () => new Promise<void>((r) => (resolve = r)),
+    )
+    client.close()
+    expect(vi.getTimerCount()).toBe(0)
+    // Views unsubscribing after the client (a common teardown order), a commit finishing late.
+    for (const each of [stop, stopItem, stopEvents]) each()
+    client.group('s', 'g').subscribe(() => {})()
+    resolve()
+    await done
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
   it('says so to onError when asked for events, which will never come', () => {
     const errors: StreamsError[] = []
     const { client } = setup({ onError: (error) => errors.push(error) })
@@ -819,6 +844,40 @@ describe('lifecycle', () => {
     again.subscribe(() => {})
     expect(socket.sent.at(-1)).toMatchObject({ type: 'join', data: { groupId: 'g0' } })
     expect(again.get().status).toBe('loading')
+  })
+
+  it('keeps nothing of a left group for the stores and called stop functions an app still holds', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc
+    if (gc === undefined) throw new Error('run with --expose-gc (the client project sets it)')
+    const { socket, client } = setup()
+    socket.open()
+    const held: WeakRef<object>[] = []
+    // What an app keeps: item stores memoized per id, cleanups in a field (already called).
+    const kept: unknown[] = []
+    const useAndLeave = (index: number): void => {
+      const groupId = `g${index}`
+      const group = client.group<{ id: string }>('s', groupId)
+      const stop = group.subscribe(() => {})
+      const { subscriptionId } = (socket.sent.at(-1) as { data: { subscriptionId: string } }).data
+      socket.receive(frame({ type: 'sync', data: [{ id: 'a' }] }, { groupId, subscriptionId }))
+      const item = client.item<{ id: string }>('s', groupId, 'a')
+      const stopItem = item.subscribe(() => {})
+      const stopEvents = client.onEvent('s', groupId, () => {})
+      held.push(new WeakRef(group.get().items), new WeakRef(group.get()))
+      for (const each of [stop, stopItem, stopEvents]) each()
+      kept.push(item, stop, stopItem, stopEvents)
+      vi.advanceTimersByTime(100)
+      expect(item.get().status).toBe('loading')
+    }
+    for (let index = 0; index < 20; index++) useAndLeave(index)
+    expect(socket.sent.filter((sent) => sent.type === 'leave')).toHaveLength(20)
+    vi.useRealTimers()
+    for (let round = 0; round < 5 && held.some((ref) => ref.deref() !== undefined); round++) {
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      gc()
+    }
+    expect(held.flatMap((ref, index) => (ref.deref() === undefined ? [] : [index]))).toEqual([])
+    expect(kept).toHaveLength(80)
   })
 
   it('keeps an optimistic change rebased on another writer, and drops it once its own change lands', async () => {
