@@ -117,6 +117,9 @@ interface Pending {
 
 const DEFAULT_HEARTBEAT_MS = 15_000
 
+/** How long the answer to the client's own ping may take (see `#probe`). */
+export const PROBE_TIMEOUT_MS = 5000
+
 /**
  * Development deep-freezes snapshots. Bundlers replace `process.env.NODE_ENV` (Vite, webpack,
  * esbuild), Node has it; like immer (which reads it the same way) this module needs one or the other.
@@ -183,6 +186,8 @@ class Client implements StreamClient, SubscriptionHost {
   #stopAuthWait: (() => void) | null = null
   readonly #removeBrowserListeners: () => void
   #cancelStable = () => {}
+  /** Ends the wait for the answer to the client's own ping (see `#probe`), if one is on. */
+  #cancelProbe: (() => void) | null = null
   /** What `later` has pending (lingers, commit graces, retries): a closed client leaves none. */
   readonly #timers = new Set<ReturnType<typeof setTimeout>>()
   /** What reads of keys nobody subscribed to give once the client is closed. */
@@ -552,6 +557,7 @@ class Client implements StreamClient, SubscriptionHost {
     const wasOpen = this.#open
     this.#open = false
     this.#cancelStable()
+    this.#endProbe()
     for (const subscription of this.#bySubscriptionId.values()) subscription.disconnected()
     this.#leaveParked()
     if (this.#closed) return
@@ -640,20 +646,45 @@ class Client implements StreamClient, SubscriptionHost {
       if (!this.#open) {
         this.#stopAuthWait?.()
         this.#transport.reconnect()
-      } else if (this.#extended) {
-        this.#transport.send('{"type":"ping"}')
+      } else {
+        this.#probe()
         this.#checkLiveness(true)
       }
     }
     const onVisible = () => {
       if (target.document?.visibilityState === 'visible') wake()
     }
+    const onOffline = () => this.#probe()
     target.addEventListener('online', wake)
+    target.addEventListener('offline', onOffline)
     target.document?.addEventListener?.('visibilitychange', onVisible)
     return () => {
       target.removeEventListener?.('online', wake)
+      target.removeEventListener?.('offline', onOffline)
       target.document?.removeEventListener?.('visibilitychange', onVisible)
     }
+  }
+
+  /**
+   * Pings the server and replaces the socket unless the answer comes within `PROBE_TIMEOUT_MS`:
+   * when the page comes back or the network changes, a socket may have died with nothing to tell
+   * (a heartbeat queued before it died still arrives, and looks fresh).
+   */
+  #probe(): void {
+    if (this.#closed || !this.#open || !this.#extended || this.#cancelProbe !== null) return
+    this.#transport.send('{"type":"ping"}')
+    this.#cancelProbe = this.later(PROBE_TIMEOUT_MS, () => {
+      this.#cancelProbe = null
+      this.#setConnection({
+        error: new StreamsError('connection', 'The server did not answer a ping; reconnecting.'),
+      })
+      this.#transport.reconnect()
+    })
+  }
+
+  #endProbe(): void {
+    this.#cancelProbe?.()
+    this.#cancelProbe = null
   }
 
   #every(ms: number, task: () => void): () => void {
@@ -706,8 +737,11 @@ class Client implements StreamClient, SubscriptionHost {
 
   #handle(frame: ServerFrame, text: string): void {
     switch (frame.type) {
-      case 'ping':
       case 'pong':
+        this.#endProbe()
+        this.#sawHeartbeat()
+        return
+      case 'ping':
         this.#sawHeartbeat()
         return
       case 'hello':

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BACKOFF, backoffDelay } from '../backoff.ts'
+import { PROBE_TIMEOUT_MS } from '../client.ts'
 import {
   type CreateTransport,
   createStreamClient,
@@ -209,7 +210,12 @@ describe('ordering on an extended connection', () => {
       client.group('s', 'g').subscribe(() => {})
       socket.open()
       socket.receive(hello)
-      return { socket, show: () => listeners.get('visibilitychange')?.() }
+      return {
+        socket,
+        client,
+        show: () => listeners.get('visibilitychange')?.(),
+        fire: (type: string) => listeners.get(type)?.(),
+      }
     }
     afterEach(() => {
       vi.unstubAllGlobals()
@@ -240,7 +246,7 @@ describe('ordering on an extended connection', () => {
       expect(socket.reconnects).toBe(1)
     })
 
-    it('keeps, on coming back, a socket whose heartbeat kept coming', () => {
+    it('keeps, on coming back, a socket whose heartbeat kept coming and that answers its ping', () => {
       const { socket, show } = connectedInPage()
       for (let second = 0; second < 60; second += 2) {
         sleep(2000)
@@ -248,7 +254,37 @@ describe('ordering on an extended connection', () => {
       }
       show()
       expect(socket.sent.at(-1)).toEqual({ type: 'ping' })
+      vi.advanceTimersByTime(900)
+      socket.receive({ type: 'pong', timestamp: Date.now() })
+      for (let waited = 0; waited <= PROBE_TIMEOUT_MS; waited += 1000) {
+        vi.advanceTimersByTime(1000)
+        socket.receive({ type: 'ping', timestamp: Date.now() })
+      }
       expect(socket.reconnects).toBe(0)
+    })
+
+    it('replaces, on coming back, online or offline, a socket that does not answer its ping in time', () => {
+      for (const event of ['visibilitychange', 'online', 'offline']) {
+        const { socket, client, fire } = connectedInPage()
+        // A heartbeat queued before the socket died is read on coming back: it looks fresh.
+        socket.receive({ type: 'ping', timestamp: Date.now() })
+        fire(event)
+        fire(event)
+        expect(socket.sent.filter((sent) => sent.type === 'ping')).toHaveLength(1)
+        // The server's heartbeats (a socket half alive) do not answer the client's ping.
+        for (let waited = 0; waited < PROBE_TIMEOUT_MS - 1000; waited += 1000) {
+          vi.advanceTimersByTime(1000)
+          socket.receive({ type: 'ping', timestamp: Date.now() })
+        }
+        vi.advanceTimersByTime(999)
+        expect(socket.reconnects).toBe(0)
+        vi.advanceTimersByTime(1)
+        expect(socket.reconnects).toBe(1)
+        expect(client.connection.get().error?.message).toBe(
+          'The server did not answer a ping; reconnecting.',
+        )
+        client.close()
+      }
     })
   })
 })
