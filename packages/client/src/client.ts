@@ -12,7 +12,14 @@ import { BACKOFF, backoffDelay } from './backoff.ts'
 import { StreamsError } from './errors.ts'
 import { applyOps } from './group-cache.ts'
 import { freezeDeep, reconcile } from './reconcile.ts'
-import { appCode, callEach, createStore, type Readable, reportAppError } from './store.ts'
+import {
+  appCode,
+  callEach,
+  checkedListener,
+  createStore,
+  type Readable,
+  reportAppError,
+} from './store.ts'
 import {
   type GroupSnapshot,
   type ItemSnapshot,
@@ -195,7 +202,8 @@ class Client implements StreamClient, SubscriptionHost {
 
   constructor(options: StreamClientOptions) {
     this.#options = options
-    this.#urls = checkedUrls(options.url)
+    // (Options left out altogether are a missing url.)
+    this.#urls = checkedUrls(options?.url)
     if (!options.transport && typeof (options.WebSocket ?? globalThis.WebSocket) !== 'function') {
       throw new TypeError(
         'WebSocket: this runtime has none (Node 20): pass one, such as the ws package, as the WebSocket option',
@@ -263,7 +271,7 @@ class Client implements StreamClient, SubscriptionHost {
     }
     return {
       get: () => source().get(),
-      subscribe: (listener) => source().subscribe(listener),
+      subscribe: (listener) => source().subscribe(checkedListener(listener)),
     }
   }
 
@@ -500,8 +508,10 @@ class Client implements StreamClient, SubscriptionHost {
     url.searchParams.set(EXTENSIONS_QUERY_PARAM, '1')
     if (this.#options.auth) {
       const token = await this.#token(this.#options.auth)
-      if (token) url.searchParams.set('token', token)
-      else url.searchParams.delete('token')
+      url.searchParams.delete('token')
+      // Not with searchParams, whose form encoding makes a space `+`: the server's
+      // decodeURIComponent (the engine does not decode) must give the token back whole.
+      if (token) url.search += `&token=${encodeURIComponent(token)}`
     }
     return url.toString()
   }
@@ -1143,8 +1153,8 @@ class Client implements StreamClient, SubscriptionHost {
 }
 
 /** The instance URLs, each a ws:// or wss:// URL (http:// and https:// are taken as the same). */
-function checkedUrls(url: string | readonly string[]): readonly string[] {
-  const urls: readonly unknown[] = typeof url === 'string' ? [url] : url
+function checkedUrls(url: string | readonly string[] | undefined): readonly string[] {
+  const urls: unknown = typeof url === 'string' ? [url] : url
   if (!Array.isArray(urls) || urls.length === 0) {
     throw new TypeError('url: give the stream port, as in ws://127.0.0.1:3112, or a list of them')
   }

@@ -65,6 +65,7 @@ export function createStore<T>(
       if (failed) throw first
     },
     subscribe(listener) {
+      checkedListener(listener)
       const entry = (next: T) => listener(next)
       listeners.add(entry)
       if (listeners.size === 1) hooks.onStart?.()
@@ -119,4 +120,11 @@ export function reportAppError(error: unknown): void {
   const report = (globalThis as { reportError?: (error: unknown) => void }).reportError
   if (report) report(error)
   else console.error(error)
+}
+
+/** `listener`, once checked to be a function (a store would otherwise fail on its first call). */
+export function checkedListener<T>(listener: T): T {
+  if (typeof listener !== 'function')
+    throw new TypeError('subscribe: the listener must be a function')
+  return listener
 }

@@ -400,6 +400,22 @@ describe('auth and options', () => {
     expect(calls).toBe(4)
   })
 
+  it('sends any token so that decodeURIComponent gives it back whole on the server', async () => {
+    const received: string[] = []
+    const server = await startServer({ authFunction: 'onAuth' })
+    server.registerFunction('onAuth', async (input: { query_params: Record<string, string[]> }) => {
+      received.push(input.query_params.token?.[0] ?? '')
+      return { context: {} }
+    })
+    // Standard base64, a space, a percent sign, a non-ASCII letter, and a token param in the URL.
+    const token = 'a+b/c=d&e f%25é?'
+    const client = startClient(`${server.url}?token=stale&app=1`, { auth: async () => token })
+    const room = client.group('chat', 'room-1')
+    hold(room)
+    await until(room, (s) => s.status === 'ready')
+    expect(received.map(decodeURIComponent)).toEqual([token])
+  })
+
   it('connects even when onError throws, and reports that throw on its own', async () => {
     const server = await startServer()
     const printed = vi.spyOn(console, 'error').mockImplementation(() => {})

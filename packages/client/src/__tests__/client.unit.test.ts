@@ -375,6 +375,26 @@ describe('bad input', () => {
     expect(client.item('s', 'g', 7 as never).get().status).toBe('loading')
   })
 
+  it('refuses a listener that is not a function, and a missing options object, with a sentence', () => {
+    const { socket, client } = setup()
+    expect(() => createStreamClient(undefined as never)).toThrow('url: give the stream port')
+    const group = client.group('s', 'g')
+    expect(() => group.subscribe(null as never)).toThrow(
+      new TypeError('subscribe: the listener must be a function'),
+    )
+    // An item read that a held group serves, too; nothing stays held by the refused calls.
+    group.subscribe(() => {})()
+    const stop = group.subscribe(() => {})
+    socket.open()
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a' }] }))
+    expect(() => client.item('s', 'g', 'a').subscribe('x' as never)).toThrow(
+      'subscribe: the listener must be a function',
+    )
+    stop()
+    vi.advanceTimersByTime(100)
+    expect(socket.sent.map((sent) => sent.type)).toEqual(['join', 'leave'])
+  })
+
   it('reports a server error aimed at a subscription, besides ending it', () => {
     const errors: string[] = []
     const { socket, client } = setup({ onError: (error) => errors.push(error.message) })
