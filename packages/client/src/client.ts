@@ -195,6 +195,8 @@ class Client implements StreamClient, SubscriptionHost {
   #cancelStable = () => {}
   /** Ends the wait for the answer to the client's own ping (see `#probe`), if one is on. */
   #cancelProbe: (() => void) | null = null
+  /** Set while `#replace` drops the socket. */
+  #replacedBecause: StreamsError | null = null
   /** What `later` has pending (lingers, commit graces, retries): a closed client leaves none. */
   readonly #timers = new Set<ReturnType<typeof setTimeout>>()
   /** What reads of keys nobody subscribed to give once the client is closed. */
@@ -266,7 +268,10 @@ class Client implements StreamClient, SubscriptionHost {
       const held = this.#subscriptions.get(keyOf(stream, group, null))
       if (!held?.joined || this.#subscriptions.get(keyOf(stream, group, id))?.joined) return own
       let view = served.get(held)
-      if (view === undefined) served.set(held, (view = this.#itemOfGroup<TItem>(held, id)))
+      if (view === undefined) {
+        view = this.#itemOfGroup<TItem>(held, id)
+        served.set(held, view)
+      }
       return view
     }
     return {
@@ -571,12 +576,14 @@ class Client implements StreamClient, SubscriptionHost {
     for (const subscription of this.#bySubscriptionId.values()) subscription.disconnected()
     this.#leaveParked()
     if (this.#closed) return
-    const error = wasOpen
-      ? new StreamsError(
-          'connection',
-          `The connection closed (${code}${reason ? `: ${reason}` : ''}); reconnecting.`,
-        )
-      : new StreamsError('connection', 'Could not connect; retrying.')
+    const error =
+      this.#replacedBecause ??
+      (wasOpen
+        ? new StreamsError(
+            'connection',
+            `The connection closed (${code}${reason ? `: ${reason}` : ''}); reconnecting.`,
+          )
+        : new StreamsError('connection', 'Could not connect; retrying.'))
     this.#setConnection({
       status: 'reconnecting',
       extensions: this.#extended,
@@ -632,12 +639,7 @@ class Client implements StreamClient, SubscriptionHost {
       this.#lastFrameAt = now
     }
     const last = waking ? this.#lastHeartbeatAt : this.#lastFrameAt
-    if (now - last > 2 * this.#heartbeatMs + 1000) {
-      this.#setConnection({
-        error: new StreamsError('connection', 'The server went quiet; reconnecting.'),
-      })
-      this.#transport.reconnect()
-    }
+    if (now - last > 2 * this.#heartbeatMs + 1000) this.#replace('The server went quiet')
   }
 
   #listenToBrowser(): () => void {
@@ -685,11 +687,18 @@ class Client implements StreamClient, SubscriptionHost {
     this.#transport.send('{"type":"ping"}')
     this.#cancelProbe = this.later(PROBE_TIMEOUT_MS, () => {
       this.#cancelProbe = null
-      this.#setConnection({
-        error: new StreamsError('connection', 'The server did not answer a ping; reconnecting.'),
-      })
-      this.#transport.reconnect()
+      this.#replace('The server did not answer a ping')
     })
+  }
+
+  /** Drops a socket judged dead and connects again; the connection's error says why. */
+  #replace(why: string): void {
+    const error = new StreamsError('connection', `${why}; reconnecting.`)
+    this.#setConnection({ error })
+    // The close this causes reports this error, not the normal close (1000) it looks like.
+    this.#replacedBecause = error
+    this.#transport.reconnect()
+    this.#replacedBecause = null
   }
 
   #endProbe(): void {

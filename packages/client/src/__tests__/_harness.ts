@@ -43,12 +43,14 @@ export function startClient(
 
 /**
  * A TCP relay between clients and a server on loopback, whose `cut()` severs every connection at
- * once: a network fault injected on purpose, not a sleep.
+ * once, and `silence()` makes them carry nothing more without closing them (a network that
+ * dropped them without a word): faults injected on purpose, not sleeps. Later connections pass.
  */
 export async function startRelay(
   targetPort: number,
-): Promise<{ port: number; cut(): void; connections(): number }> {
+): Promise<{ port: number; cut(): void; silence(): void; connections(): number }> {
   const sockets = new Set<Socket>()
+  const silenced = new Set<Socket>()
   const relay: Server = createServer((inbound) => {
     const outbound = new Socket()
     outbound.connect(targetPort, '127.0.0.1')
@@ -68,7 +70,7 @@ export async function startRelay(
   cleanups.push(
     () =>
       new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy()
+        for (const socket of [...sockets, ...silenced]) socket.destroy()
         relay.close(() => resolve())
       }),
   )
@@ -77,6 +79,14 @@ export async function startRelay(
     port: address.port,
     cut() {
       for (const socket of sockets) socket.destroy()
+      sockets.clear()
+    },
+    silence() {
+      for (const socket of sockets) {
+        socket.unpipe()
+        socket.pause()
+        silenced.add(socket)
+      }
       sockets.clear()
     },
     connections: () => sockets.size / 2,

@@ -363,6 +363,28 @@ describe('items without ids', () => {
   })
 })
 
+describe('a connection that goes quiet', () => {
+  it('is replaced after 2 heartbeats + 1 s, and says why', async () => {
+    const server = await startServer({ heartbeatMs: 100 })
+    const relay = await startRelay(server.port)
+    const client = startClient(`ws://127.0.0.1:${relay.port}`)
+    const room = client.group('chat', 'room-1')
+    hold(room)
+    await until(room, (s) => s.status === 'ready')
+    const errors: (string | undefined)[] = []
+    client.connection.subscribe((state) => errors.push(state.error?.message))
+    relay.silence()
+    await until(client.connection, (s) => s.status === 'reconnecting', 5000)
+    await until(client.connection, (s) => s.status === 'open', 5000)
+    expect(new Set(errors.filter(Boolean))).toEqual(
+      new Set(['The server went quiet; reconnecting.']),
+    )
+    // Live again through the relay.
+    await set(server, 'chat', 'room-1', 'after', { text: 'back' })
+    await until(room, (s) => s.byId.has('after'))
+  })
+})
+
 describe('auth and options', () => {
   it('asks auth on every connection, and asks again after a failure instead of stalling', async () => {
     const tokens: (string | null)[] = []
