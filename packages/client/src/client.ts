@@ -583,7 +583,10 @@ class Client implements StreamClient, SubscriptionHost {
             'connection',
             `The connection closed (${code}${reason ? `: ${reason}` : ''}); reconnecting.`,
           )
-        : new StreamsError('connection', 'Could not connect; retrying.'))
+        : new StreamsError(
+            'connection',
+            `Could not connect${reason ? ` (${reason})` : ''}; retrying.`,
+          ))
     this.#setConnection({
       status: 'reconnecting',
       extensions: this.#extended,

@@ -109,6 +109,18 @@ describe('the reconnecting transport', () => {
     }
   })
 
+  it('says why an attempt could not connect, where the WebSocket says', async () => {
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const { port } = closed.address() as { port: number }
+    await new Promise((resolve) => closed.close(resolve))
+    const client = startClient(`ws://127.0.0.1:${port}`)
+    const { error } = await until(client.connection, (s) => s.error !== null, 5000)
+    expect(error?.message).toBe(
+      `Could not connect (connect ECONNREFUSED 127.0.0.1:${port}); retrying.`,
+    )
+  })
+
   it('reports a socket that failed as failed, not as closed normally (1000)', async () => {
     // The server sends a frame no WebSocket may carry: the client's socket fails with an error.
     const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
