@@ -65,12 +65,18 @@ export const createReconnectingTransport: CreateTransport = (
     if (attempt > 0 && !closed) await wait(backoffDelay(attempt))
     return url()
   }
-  // Why the current socket failed, if it did: reconnecting-websocket reports a failed socket as
-  // closed normally (1000), whatever the cause.
+  // The newest socket, and why it failed, if it did: reconnecting-websocket reports a failed socket
+  // as closed normally (1000), whatever the cause.
+  let current: WebSocket | null = null
   let failure: string | null = null
   const options = {
-    WebSocket: watchErrors(WebSocketImpl ?? globalThis.WebSocket, (reason) => {
-      failure = reason
+    WebSocket: watched(WebSocketImpl ?? globalThis.WebSocket, (created) => {
+      current = created
+      failure = null
+      // (Also keeps a Node process alive: see `watched`.)
+      created.addEventListener('error', (event) => {
+        if (current === created) failure = (event as ErrorEvent).message || 'the connection failed'
+      })
     }),
     maxEnqueuedMessages: 0,
     connectionTimeout: connectTimeoutMs,
@@ -105,6 +111,7 @@ export const createReconnectingTransport: CreateTransport = (
       closed = true
       socket.close(1000, 'client closed')
       endWait?.()
+      if (current) letGo(current)
     },
     get attempt() {
       return socket.retryCount
@@ -113,26 +120,36 @@ export const createReconnectingTransport: CreateTransport = (
 }
 
 /**
- * The WebSocket class with a listener for `error` on every socket, which reports the failures of
- * the newest one (`reason`: the error's message, which browsers do not give, or null when a newer
- * socket starts). The listener also keeps a process alive: reconnecting-websocket removes its own
- * listeners before it closes a socket that timed out while connecting, and `ws` (Node) then emits
- * `error` on an emitter with no listener, which ends the process. Browsers only log it.
+ * The WebSocket class, reporting each socket it makes. The `error` listener the transport adds
+ * also keeps a Node process alive: reconnecting-websocket removes its own listeners before it
+ * closes a socket that timed out while connecting, and `ws` then emits `error` on an emitter with
+ * no listener, which ends the process. Browsers only log it.
  */
-function watchErrors(
+function watched(
   Base: WebSocketConstructor,
-  onFailure: (reason: string | null) => void,
+  onCreate: (socket: WebSocket) => void,
 ): WebSocketConstructor {
   if (typeof Base !== 'function') return Base
-  let newest: WebSocket | null = null
   return class extends Base {
     constructor(url: string, protocols?: string | string[]) {
       super(url, protocols)
-      newest = this
-      onFailure(null)
-      this.addEventListener('error', (event) => {
-        if (newest === this) onFailure((event as ErrorEvent).message || 'the connection failed')
-      })
+      onCreate(this)
     }
   }
+}
+
+/** How long a closed socket may wait for the server's answer before it is let go (`ws` only). */
+const CLOSE_GRACE_MS = 1000
+
+/**
+ * Ends a socket that was closed, if the server has not answered within `CLOSE_GRACE_MS`: `ws`
+ * (Node) waits 30 s for that answer, which on a network gone silent held the process as long.
+ * Browsers let go of a closed socket themselves.
+ */
+function letGo(socket: WebSocket): void {
+  const { terminate } = socket as { terminate?: () => void }
+  if (typeof terminate !== 'function' || socket.readyState === socket.CLOSED) return
+  const timer = setTimeout(() => terminate.call(socket), CLOSE_GRACE_MS)
+  ;(timer as { unref?: () => void }).unref?.()
+  socket.addEventListener('close', () => clearTimeout(timer))
 }

@@ -1,8 +1,8 @@
 import { createServer, type Socket } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { WebSocketServer } from 'ws'
+import WebSocket, { WebSocketServer } from 'ws'
 import { createReconnectingTransport, type WebSocketConstructor } from '../transport.ts'
-import { hold, startClient, until } from './_harness.ts'
+import { hold, startClient, startRelay, startServer, until } from './_harness.ts'
 
 /** A socket whose every connection attempt fails at once (the server is down). */
 function refusedSockets(): { Socket: WebSocketConstructor; opened: string[] } {
@@ -107,6 +107,30 @@ describe('the reconnecting transport', () => {
       for (const socket of held) socket.destroy()
       silent.close()
     }
+  })
+
+  it('lets go of its socket soon after close() when the network has gone silent (ws in Node)', async () => {
+    const server = await startServer()
+    const relay = await startRelay(server.port)
+    const sockets: WebSocket[] = []
+    class Recorded extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args)
+        sockets.push(this)
+      }
+    }
+    const client = startClient(`ws://127.0.0.1:${relay.port}`, { WebSocket: Recorded as never })
+    const room = client.group('chat', 'room-1')
+    hold(room)
+    await until(room, (s) => s.status === 'ready')
+    relay.silence()
+    client.close()
+    // ws waits 30 s for the server's answer to its close frame, holding a Node process that long.
+    const closedAt = Date.now()
+    while (sockets.at(-1)?.readyState !== WebSocket.CLOSED && Date.now() - closedAt < 5000)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(sockets.at(-1)?.readyState).toBe(WebSocket.CLOSED)
+    expect(Date.now() - closedAt).toBeLessThan(2000)
   })
 
   it('says why an attempt could not connect, where the WebSocket says', async () => {
