@@ -60,26 +60,26 @@ export interface StreamClientOptions {
    */
   readonly url: string | readonly string[]
   /** A WebSocket constructor; defaults to `globalThis.WebSocket` (pass `ws` in Node 20). */
-  readonly WebSocket?: WebSocketConstructor
+  readonly WebSocket?: WebSocketConstructor | undefined
   /** Called on every (re)connect; the token is sent as `?token=…`. */
-  readonly auth?: () => Promise<string | null | undefined> | string | null | undefined
+  readonly auth?: (() => Promise<string | null | undefined> | string | null | undefined) | undefined
   /** The id of a group item, used only when the server sends no ids and the item has no `id`. */
-  readonly getItemId?: (item: unknown) => string | number | null | undefined
+  readonly getItemId?: ((item: unknown) => string | number | null | undefined) | undefined
   /** Non-fatal problems: bad frames, server errors, failed commits. */
-  readonly onError?: (error: StreamsError) => void
+  readonly onError?: ((error: StreamsError) => void) | undefined
   /** How long a subscription stays joined after its last listener leaves. Default 1000 ms. */
-  readonly lingerMs?: number
+  readonly lingerMs?: number | undefined
   /** How long a committed optimistic change waits for the server's change. Default 3000 ms. */
-  readonly commitGraceMs?: number
+  readonly commitGraceMs?: number | undefined
   /**
    * How long a connection attempt may take to open (the server's auth function included) before
    * it is given up and retried. Default 10,000 ms.
    */
-  readonly connectTimeoutMs?: number
+  readonly connectTimeoutMs?: number | undefined
   /** Replaces the socket (tests). */
-  readonly transport?: CreateTransport
+  readonly transport?: CreateTransport | undefined
   /** Runs a batch of store notifications; default `setTimeout(flush, 0)`, so bursts coalesce. */
-  readonly schedule?: (flush: () => void) => void
+  readonly schedule?: ((flush: () => void) => void) | undefined
 }
 
 /**
@@ -92,7 +92,12 @@ export interface StreamClientOptions {
  */
 export interface StreamClient {
   group<TItem = JsonValue>(stream: string, group: string): Readable<GroupSnapshot<TItem>>
-  item<TItem = JsonValue>(stream: string, group: string, id: string): Readable<ItemSnapshot<TItem>>
+  /** `id`: a non-empty string, or a finite number (taken as its text). */
+  item<TItem = JsonValue>(
+    stream: string,
+    group: string,
+    id: string | number,
+  ): Readable<ItemSnapshot<TItem>>
   onEvent<TData = unknown>(
     stream: string,
     group: string,
@@ -106,9 +111,9 @@ export interface StreamClient {
   mutate(
     stream: string,
     group: string,
-    itemId: string,
+    itemId: string | number,
     ops: readonly UpdateOp[],
-    commit: () => Promise<unknown>,
+    commit: () => unknown,
   ): Promise<void>
   readonly connection: Readable<ConnectionState>
   /** Bad server frames seen so far (each also went to `onError`). */
@@ -256,7 +261,11 @@ class Client implements StreamClient, SubscriptionHost {
     return this.#readable(stream, group, null)
   }
 
-  item<TItem>(stream: string, group: string, itemId: string): Readable<ItemSnapshot<TItem>> {
+  item<TItem>(
+    stream: string,
+    group: string,
+    itemId: string | number,
+  ): Readable<ItemSnapshot<TItem>> {
     checkNames(stream, group)
     const id = checkedId(itemId)
     const own = this.#readable<ItemSnapshot<TItem>>(stream, group, id)
@@ -330,9 +339,9 @@ class Client implements StreamClient, SubscriptionHost {
   async mutate(
     stream: string,
     group: string,
-    itemId: string,
+    itemId: string | number,
     ops: readonly UpdateOp[],
-    commit: () => Promise<unknown>,
+    commit: () => unknown,
   ): Promise<void> {
     checkNames(stream, group)
     itemId = checkedId(itemId)

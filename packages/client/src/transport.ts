@@ -19,8 +19,21 @@ export interface TransportEvents {
   close(code: number, reason: string): void
 }
 
-/** A WebSocket constructor (the browser's, or `ws` in Node). */
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket
+/**
+ * A WebSocket constructor: the browser's, or `ws` in Node, whose sockets are not DOM WebSockets (so
+ * only what every WebSocket has is asked for here).
+ */
+export type WebSocketConstructor = new (
+  url: string,
+  protocols?: string | string[],
+) => {
+  readonly readyState: number
+  send(data: string): void
+  close(code?: number, reason?: string): void
+}
+
+/** The constructor as reconnecting-websocket and the transport use it. */
+type DomWebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket
 
 /** Makes a transport; tests inject their own. */
 export type CreateTransport = (
@@ -128,9 +141,11 @@ export const createReconnectingTransport: CreateTransport = (
 function watched(
   Base: WebSocketConstructor,
   onCreate: (socket: WebSocket) => void,
-): WebSocketConstructor {
-  if (typeof Base !== 'function') return Base
-  return class extends Base {
+): DomWebSocketConstructor {
+  // (Whatever the app passed: the WebSocket API in practice; checked by the client to be a function.)
+  const Socket = Base as unknown as DomWebSocketConstructor
+  if (typeof Socket !== 'function') return Socket
+  return class extends Socket {
     constructor(url: string, protocols?: string | string[]) {
       super(url, protocols)
       onCreate(this)

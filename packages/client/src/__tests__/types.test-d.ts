@@ -1,4 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest'
+import WebSocket from 'ws'
 import {
   type ConnectionState,
   createStreamClient,
@@ -46,5 +47,20 @@ describe('public generics', () => {
   it('refuses ops that are not update ops', () => {
     // @ts-expect-error: 'multiply' is not an op type
     void client.mutate('s', 'g', 'i', [{ type: 'multiply', path: 'n', by: 2 }], async () => {})
+  })
+
+  it('take what users pass: ws in Node, numeric ids, a synchronous commit, options left undefined', () => {
+    createStreamClient({ url: 'ws://localhost:3112', WebSocket })
+    createStreamClient({ url: 'ws://localhost:3112', WebSocket: globalThis.WebSocket })
+    const token: string | undefined = undefined
+    createStreamClient({
+      url: 'ws://localhost:3112',
+      auth: token === undefined ? undefined : () => token,
+      onError: undefined,
+    })
+    expectTypeOf(
+      client.item<Message>('chat', 'room-1', 42).get().data,
+    ).toEqualTypeOf<Message | null>()
+    void client.mutate('s', 'g', 7, [{ type: 'set', path: 'n', value: 1 }], () => {})
   })
 })
