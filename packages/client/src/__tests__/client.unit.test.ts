@@ -76,6 +76,46 @@ function setup(options: Partial<StreamClientOptions> = {}) {
   return { socket, client }
 }
 
+/** `mutate` adding 1 to s/g/a's `n`, with a commit that runs until the test resolves it. */
+function pendingIncrement(client: ReturnType<typeof createStreamClient>) {
+  let finish = () => {}
+  const done = client.mutate('s', 'g', 'a', [{ type: 'increment', path: 'n', by: 1 }], () => {
+    return new Promise<void>((resolve) => {
+      finish = resolve
+    })
+  })
+  return { done, resolve: () => finish() }
+}
+
+/** Subscribes to the group s/`groupId` and answers its join with a sync of one item, `a`. */
+function syncedGroup(
+  socket: ReturnType<typeof fakeSocket>,
+  client: ReturnType<typeof createStreamClient>,
+  groupId: string,
+) {
+  const group = client.group<{ id: string }>('s', groupId)
+  const stop = group.subscribe(() => {})
+  const { subscriptionId } = (socket.sent.at(-1) as { data: { subscriptionId: string } }).data
+  socket.receive(frame({ type: 'sync', data: [{ id: 'a' }] }, { groupId, subscriptionId }))
+  return { group, stop }
+}
+
+/**
+ * Collects garbage (the client project runs Node with --expose-gc) until every target of `held`
+ * is gone or 5 rounds have passed, on real timers; returns the indices of those still alive.
+ */
+async function alive(held: readonly WeakRef<object>[]): Promise<number[]> {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error('run with --expose-gc (the client project sets it)')
+  vi.useRealTimers()
+  // WeakRef targets live until the current task ends: collect from a later task.
+  for (let round = 0; round < 5 && held.some((ref) => ref.deref() !== undefined); round++) {
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    gc()
+  }
+  return held.flatMap((ref, index) => (ref.deref() === undefined ? [] : [index]))
+}
+
 beforeEach(() => {
   vi.useFakeTimers()
 })
@@ -678,14 +718,7 @@ describe('a closed client', () => {
     const stopEvents = client.onEvent('s', 'g', () => {})
     socket.open()
     socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
-    let resolve: () => void = () => {}
-    const done = client.mutate(
-      's',
-      'g',
-      'a',
-      [{ type: 'increment', path: 'n', by: 1 }],
-      () => new Promise<void>((r) => (resolve = r)),
-    )
+    const { done, resolve } = pendingIncrement(client)
     client.close()
     expect(vi.getTimerCount()).toBe(0)
     // Views unsubscribing after the client (a common teardown order), a commit finishing late.
@@ -863,8 +896,6 @@ describe('lifecycle', () => {
   })
 
   it('lets go of a key once its last user left and the linger passed: nothing is kept per key', async () => {
-    const gc = (globalThis as { gc?: () => void }).gc
-    if (gc === undefined) throw new Error('run with --expose-gc (the client project sets it)')
     const { socket, client } = setup()
     socket.open()
     const held: WeakRef<object>[] = []
@@ -872,10 +903,7 @@ describe('lifecycle', () => {
     // (In a function of its own: an async function's suspended frame may hold its last locals.)
     const useAndLeave = (index: number): void => {
       const groupId = `g${index}`
-      const group = client.group<{ id: string }>('s', groupId)
-      const stop = group.subscribe(() => {})
-      const { subscriptionId } = (socket.sent.at(-1) as { data: { subscriptionId: string } }).data
-      socket.receive(frame({ type: 'sync', data: [{ id: 'a' }] }, { groupId, subscriptionId }))
+      const { group, stop } = syncedGroup(socket, client, groupId)
       // An item read that the held group serves, as a view would make it.
       const item = client.item<{ id: string }>('s', groupId, 'a')
       const data = item.get().data
@@ -888,13 +916,7 @@ describe('lifecycle', () => {
     }
     for (let index = 0; index < KEYS; index++) useAndLeave(index)
     expect(socket.sent.filter((sent) => sent.type === 'leave')).toHaveLength(KEYS)
-    vi.useRealTimers()
-    // WeakRef targets live until the current task ends: collect from a later task.
-    for (let round = 0; round < 5 && held.some((ref) => ref.deref() !== undefined); round++) {
-      await new Promise((resolve) => setTimeout(resolve, 0))
-      gc()
-    }
-    expect(held.flatMap((ref, index) => (ref.deref() === undefined ? [] : [index]))).toEqual([])
+    expect(await alive(held)).toEqual([])
     // And a key used again starts afresh, with its own join and sync.
     const again = client.group('s', 'g0')
     again.subscribe(() => {})
@@ -903,8 +925,6 @@ describe('lifecycle', () => {
   })
 
   it('keeps nothing of a left group for the stores and called stop functions an app still holds', async () => {
-    const gc = (globalThis as { gc?: () => void }).gc
-    if (gc === undefined) throw new Error('run with --expose-gc (the client project sets it)')
     const { socket, client } = setup()
     socket.open()
     const held: WeakRef<object>[] = []
@@ -912,10 +932,7 @@ describe('lifecycle', () => {
     const kept: unknown[] = []
     const useAndLeave = (index: number): void => {
       const groupId = `g${index}`
-      const group = client.group<{ id: string }>('s', groupId)
-      const stop = group.subscribe(() => {})
-      const { subscriptionId } = (socket.sent.at(-1) as { data: { subscriptionId: string } }).data
-      socket.receive(frame({ type: 'sync', data: [{ id: 'a' }] }, { groupId, subscriptionId }))
+      const { group, stop } = syncedGroup(socket, client, groupId)
       const item = client.item<{ id: string }>('s', groupId, 'a')
       const stopItem = item.subscribe(() => {})
       const stopEvents = client.onEvent('s', groupId, () => {})
@@ -927,12 +944,7 @@ describe('lifecycle', () => {
     }
     for (let index = 0; index < 20; index++) useAndLeave(index)
     expect(socket.sent.filter((sent) => sent.type === 'leave')).toHaveLength(20)
-    vi.useRealTimers()
-    for (let round = 0; round < 5 && held.some((ref) => ref.deref() !== undefined); round++) {
-      await new Promise((resolve) => setTimeout(resolve, 0))
-      gc()
-    }
-    expect(held.flatMap((ref, index) => (ref.deref() === undefined ? [] : [index]))).toEqual([])
+    expect(await alive(held)).toEqual([])
     expect(kept).toHaveLength(80)
   })
 
@@ -942,17 +954,7 @@ describe('lifecycle', () => {
     group.subscribe(() => {})
     socket.open()
     socket.receive(frame({ type: 'sync', data: [{ id: 'a', n: 1 }] }))
-    let resolve: () => void = () => {}
-    const done = client.mutate(
-      's',
-      'g',
-      'a',
-      [{ type: 'increment', path: 'n', by: 1 }],
-      () =>
-        new Promise<void>((r) => {
-          resolve = r
-        }),
-    )
+    const { done, resolve } = pendingIncrement(client)
     expect(group.get().items[0]).toEqual({ id: 'a', n: 2 })
     // Another writer's change: the pending increment is replayed on top of it.
     socket.receive(frame({ type: 'update', data: { id: 'a', n: 1, by: 'other' } }, { id: 'a' }))
