@@ -705,10 +705,8 @@ class Client implements StreamClient, SubscriptionHost {
 
   /** Drops a socket judged dead and connects again; the connection's error says why. */
   #replace(why: string): void {
-    const error = new StreamsError('connection', `${why}; reconnecting.`)
-    this.#setConnection({ error })
-    // The close this causes reports this error, not the normal close (1000) it looks like.
-    this.#replacedBecause = error
+    // The close this causes (at once) reports this error, not the normal close (1000) it looks like.
+    this.#replacedBecause = new StreamsError('connection', `${why}; reconnecting.`)
     this.#transport.reconnect()
     this.#replacedBecause = null
   }

@@ -14,6 +14,7 @@ function fakeSocket() {
   let events: Parameters<CreateTransport>[1] | undefined
   let reconnects = 0
   let attempt = 0
+  let open = false
   const transport: CreateTransport = (_url, handlers) => {
     events = handlers
     return {
@@ -23,6 +24,11 @@ function fakeSocket() {
       },
       reconnect() {
         reconnects++
+        // As reconnecting-websocket does: an open socket is dropped at once, with a normal close.
+        if (open) {
+          open = false
+          events?.close(1000, '')
+        }
       },
       close() {},
       get attempt() {
@@ -40,8 +46,14 @@ function fakeSocket() {
     get reconnects() {
       return reconnects
     },
-    open: () => events?.open(),
-    close: () => events?.close(1006, ''),
+    open: () => {
+      open = true
+      events?.open()
+    },
+    close: () => {
+      open = false
+      events?.close(1006, '')
+    },
     receive: (frame: unknown) =>
       events?.message(typeof frame === 'string' ? frame : JSON.stringify(frame)),
   }
