@@ -8,6 +8,7 @@ import {
 } from '@iii-streams/protocol'
 import type { WebSocket } from 'ws'
 import type { GroupRef } from './adapters/adapter.ts'
+import { CLOSE_CODES } from './close-codes.ts'
 import { messageOf } from './errors.ts'
 import { MessageTexts } from './message-texts.ts'
 import type { ServerCore } from './server-core.ts'
@@ -34,14 +35,6 @@ export function groupKey(ref: GroupRef): string {
 
 /** How long a slow consumer has to read up to its close frame before its socket is cut. */
 const SLOW_CONSUMER_GRACE_MS = 10_000
-
-/** WebSocket close codes this server uses. */
-export const CLOSE_CODES = {
-  goingAway: 1001,
-  /** Service restart: reconnect (and resync). */
-  resync: 1012,
-  slowConsumer: 4008,
-} as const
 
 /** What a connection knows about itself when it opens. */
 export interface ConnectionInit {

@@ -15,7 +15,7 @@ export {
   type RedisAdapterOptions,
   RedisUnavailableError,
 } from './adapters/redis.ts'
-export { CLOSE_CODES } from './connection.ts'
+export { CLOSE_CODES } from './close-codes.ts'
 export { InvocationError, isInvocationError } from './errors.ts'
 export { consoleLogger, type Logger, silentLogger } from './logger.ts'
 export type {
