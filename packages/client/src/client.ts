@@ -224,6 +224,7 @@ class Client implements StreamClient, SubscriptionHost {
       {
         open: () => this.#onOpen(),
         message: (text) => this.#onMessage(text),
+        unreadable: (why) => this.#badFrame(`The server sent an unreadable frame: ${why}`),
         close: (code, reason) => this.#onClose(code, reason),
       },
       options.WebSocket,
@@ -613,6 +614,7 @@ class Client implements StreamClient, SubscriptionHost {
     const { subscriptionId, stream, group, id, seq, epoch } = subscription
     // Sent whenever the subscription knows its place: a plain engine ignores the field.
     const since = seq !== null && epoch !== null ? { epoch, seq } : undefined
+    subscription.since = since ?? null
     subscription.synced = false
     subscription.refused = false
     subscription.awaitingSync = true
@@ -731,15 +733,13 @@ class Client implements StreamClient, SubscriptionHost {
       return
     }
     this.#copiesToSkip = 0
-    const parsed = parseServerFrame(text)
-    if (!parsed.ok) {
-      const error = this.#badFrame(`The server sent an unreadable frame: ${parsed.error.message}`)
-      this.#unreadableSync(text)?.fail(error)
-      return
-    }
-    const frame = parsed.frame
-    if (this.#firstFrame) {
-      this.#firstFrame = false
+    // The first frame tells the connection's protocol: a `hello` opens an extended one; anything
+    // else must be a plain engine's frame, as must every later one on that connection.
+    const first = this.#firstFrame
+    this.#firstFrame = false
+    let parsed = parseServerFrame(text, { extensions: first || this.#extended })
+    if (first && parsed.ok) {
+      const frame = parsed.frame
       if (frame.type === 'hello') {
         this.#extended = true
         this.#leaveParked()
@@ -748,20 +748,34 @@ class Client implements StreamClient, SubscriptionHost {
         this.#setConnection({ extensions: true })
         return
       }
+      parsed = parseServerFrame(text, { extensions: false })
     }
-    this.#handle(frame, text)
+    if (!parsed.ok) {
+      const error = this.#badFrame(`The server sent an unreadable frame: ${parsed.error.message}`)
+      this.#unreadableSync(text)?.fail(error)
+      return
+    }
+    this.#handle(parsed.frame, text)
   }
 
-  /** The subscription waiting for `text`, when it is an unreadable sync: it will not come again. */
+  /**
+   * The subscription waiting for `text`, when it is an unreadable sync: it will not come again.
+   * Found by `subscriptionId`, or (a plain engine sends none) by the names it answers.
+   */
   #unreadableSync(text: string): Subscription | undefined {
-    let frame: { subscriptionId?: unknown; event?: { type?: unknown } } | null = null
+    let frame: Record<string, unknown> | null = null
     try {
       frame = JSON.parse(text)
     } catch {
       return undefined
     }
-    if (typeof frame?.subscriptionId !== 'string' || frame.event?.type !== 'sync') return undefined
-    return this.#bySubscriptionId.get(frame.subscriptionId)
+    if ((frame?.event as { type?: unknown } | undefined)?.type !== 'sync') return undefined
+    const { subscriptionId, streamName, groupId, id = null } = frame as Record<string, unknown>
+    if (typeof subscriptionId === 'string') return this.#bySubscriptionId.get(subscriptionId)
+    if (typeof streamName !== 'string' || typeof groupId !== 'string') return undefined
+    if (id !== null && typeof id !== 'string') return undefined
+    const subscription = this.#subscriptions.get(keyOf(streamName, groupId, id))
+    return subscription?.awaitingSync ? subscription : undefined
   }
 
   #handle(frame: ServerFrame, text: string): void {
@@ -774,6 +788,7 @@ class Client implements StreamClient, SubscriptionHost {
         this.#sawHeartbeat()
         return
       case 'hello':
+        this.#badFrame('The server sent a second hello on one connection.')
         return
       case 'error': {
         const subscription = frame.subscriptionId
@@ -806,6 +821,8 @@ class Client implements StreamClient, SubscriptionHost {
         // What it showed may no longer be the user's to see (access taken away on a reconnect),
         // optimistic changes to it included.
         subscription.cache.replace([], [])
+        // Nothing is kept to resume from: the next join asks for a whole sync.
+        subscription.seq = subscription.epoch = null
         for (const id of this.#pendingIds(subscription)) {
           const key = keyOf(subscription.stream, subscription.group, id)
           this.#pending.delete(key)
@@ -839,6 +856,15 @@ class Client implements StreamClient, SubscriptionHost {
       const message = { type: event.event.type, data: event.event.data, id: frame.id }
       const handlers = [...(group?.events ?? []), ...(item?.events ?? [])]
       appCode(() => callEach(handlers, (handler) => handler(message)))
+      return
+    }
+    if (this.#extended && frame.seq === undefined) {
+      // Its place among the group's changes is unknown: ask for the group's state again.
+      this.#badFrame(
+        `The server sent a ${event.type} of ${frame.streamName}/${frame.groupId} without its seq.`,
+      )
+      if (group !== undefined) this.#resync(group)
+      if (item !== undefined) this.#resync(item)
       return
     }
     // With one target the frame's data is held by nobody else: it can be reconciled in place.
@@ -937,6 +963,20 @@ class Client implements StreamClient, SubscriptionHost {
   }
 
   #resumed(subscription: Subscription, frame: StreamFrame): void {
+    const name = `${frame.streamName}/${frame.groupId}`
+    const since = subscription.since
+    if (since === null) {
+      // No state to resume: the sync this join asked for will not come.
+      subscription.fail(this.#badFrame(`The server resumed ${name}, whose join asked for a sync.`))
+      return
+    }
+    if (frame.epoch !== undefined && frame.epoch !== since.epoch) {
+      this.#badFrame(`The server resumed ${name} in epoch ${frame.epoch}, not ${since.epoch}.`)
+      // The cache belongs to another timeline: ask for a whole sync.
+      subscription.seq = subscription.epoch = null
+      this.#resync(subscription)
+      return
+    }
     subscription.synced = true
     this.#ready(subscription)
     // (A gap among the buffered frames has already asked for a resync.)

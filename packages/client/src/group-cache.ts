@@ -1,6 +1,6 @@
 import { applyUpdateOps, type JsonValue, MISSING, type UpdateOp } from '@iii-streams/protocol'
-import { createDraft, finishDraft, freeze } from 'immer'
-import { reconcile } from './reconcile.ts'
+import { Immer } from 'immer'
+import { freezeDeep, reconcile } from './reconcile.ts'
 
 /** A deleted item's place, until the next compaction. */
 const HOLE: unique symbol = Symbol('hole')
@@ -247,15 +247,22 @@ export function sameList(a: readonly unknown[], b: readonly unknown[]): boolean 
   return true
 }
 
+/**
+ * The client's own immer, which freezes nothing itself: its automatic freeze recurses as deep as
+ * the value goes and would throw on an item nested deeper than the call stack (`freezeDeep` stops
+ * there instead). Its own, so the app's immer settings stay the app's.
+ */
+const immer = new Immer({ autoFreeze: false })
+
 /** `applyUpdateOps` through immer: a structurally shared, frozen result. */
 export function applyOps(value: JsonValue | typeof MISSING, ops: readonly UpdateOp[]): JsonValue {
   if (value === MISSING || typeof value !== 'object' || value === null) {
-    return freeze(applyUpdateOps(value, ops).value, true)
+    return freezeDeep(applyUpdateOps(value, ops).value)
   }
-  const draft = createDraft(value)
+  const draft = immer.createDraft(value)
   const result = applyUpdateOps(draft as JsonValue, ops).value
-  const finished = finishDraft(draft) as JsonValue
+  const finished = immer.finishDraft(draft) as JsonValue
   // An op that replaced the root (`set ''`, `remove ''`) leaves the draft behind: its result is
   // plain data built by the op engine.
-  return result === draft ? finished : freeze(result, true)
+  return freezeDeep(result === draft ? finished : result)
 }

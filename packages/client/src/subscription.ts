@@ -99,6 +99,8 @@ export class Subscription {
   /** The last change applied, on an extended connection. */
   seq: number | null = null
   epoch: string | null = null
+  /** Where the last join asked to resume from; null when it asked for a whole sync. */
+  since: { readonly epoch: string; readonly seq: number } | null = null
   /** Changes that came before the sync, in arrival order. */
   buffer: StreamFrame[] = []
   readonly events = new Set<(event: StreamEventMessage) => void>()
@@ -169,7 +171,9 @@ export class Subscription {
     this.buffer = []
   }
 
+  /** Ends the subscription's state on this connection: it applies nothing until its next sync. */
   fail(error: StreamsError, status: SubscriptionStatus = 'error'): void {
+    this.synced = false
     this.awaitingSync = false
     this.buffer = []
     this.status = status

@@ -16,6 +16,8 @@ export interface Transport {
 export interface TransportEvents {
   open(): void
   message(text: string): void
+  /** A frame that is not text and not UTF-8 either. */
+  unreadable(why: string): void
   close(code: number, reason: string): void
 }
 
@@ -99,9 +101,17 @@ export const createReconnectingTransport: CreateTransport = (
   }
   const socket: ReconnectingWebSocket = new ReconnectingWebSocket(nextUrl, undefined, options)
   socket.onopen = () => events.open()
+  // A binary frame is read as UTF-8 text, as the engine reads its clients' binary frames.
+  socket.binaryType = 'arraybuffer'
   socket.onmessage = (event) => {
-    if (typeof event.data === 'string') events.message(event.data)
-    else events.message(new TextDecoder().decode(event.data as ArrayBuffer))
+    if (typeof event.data === 'string') return events.message(event.data)
+    let text: string
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(event.data as ArrayBuffer)
+    } catch {
+      return events.unreadable('a binary frame that is not UTF-8')
+    }
+    events.message(text)
   }
   socket.onclose = (event) => {
     if (failure === null) events.close(event.code, event.reason)

@@ -12,10 +12,10 @@ const PACKAGE = resolve(import.meta.dirname, '../..')
 /**
  * The issue asks for at most 9 KB min+gzip; immer (3.5 KB in the bundle) and reconnecting-websocket
  * (1.5 KB), which the script-tag bundle must carry, and the protocol and the client (12.5 KB) make
- * 17.5 KB. This budget holds today's size so that it can only shrink, or grow for a reason: the
+ * 17.9 KB. This budget holds today's size so that it can only shrink, or grow for a reason: the
  * README's "Size" says what each change bought.
  */
-const IIFE_BUDGET_BYTES = 17_553
+const IIFE_BUDGET_BYTES = 17_867
 
 /** Builds the script-tag bundle in memory (`define` replaces the config's). */
 async function buildIife(define?: Record<string, string>): Promise<string> {

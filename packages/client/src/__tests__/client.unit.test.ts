@@ -453,6 +453,7 @@ describe('bad input', () => {
     const group = client.group('s', 'g')
     group.subscribe(() => {})
     socket.open()
+    socket.receive(hello)
     const { subscriptionId } = (socket.sent.at(-1) as { data: { subscriptionId: string } }).data
     socket.receive({
       type: 'error',
@@ -552,6 +553,160 @@ describe('bad input', () => {
     ops.push({ type: 'bogus' })
     socket.receive(frame({ type: 'update', data: { id: 'a', n: 5 } }, { id: 'a' }))
     expect(group.get().items[0]?.n).toBe(6)
+  })
+})
+
+describe('a server that breaks the protocol', () => {
+  /** A client on a socket the test plays, with its reported errors' messages and sent joins. */
+  function broken(extended: boolean) {
+    const errors: string[] = []
+    const flushes: (() => void)[] = []
+    const { socket, client } = setup({
+      onError: (error) => errors.push(error.message),
+      schedule: (flush) => flushes.push(flush),
+    })
+    const group = client.group<{ id: string; [key: string]: unknown }>('s', 'g')
+    group.subscribe(() => {})
+    socket.open()
+    if (extended) socket.receive(hello)
+    const joins = () => socket.sent.filter((each) => each.type === 'join') as Frame[]
+    const subscriptionId = joins()[0]?.data.subscriptionId as string
+    const flush = () => {
+      for (const each of flushes.splice(0)) each()
+    }
+    return { socket, client, group, errors, joins, subscriptionId, flush }
+  }
+  type Frame = { type: string; data: Record<string, unknown> }
+
+  it('is read as a plain engine on a plain connection: extension frames are bad frames', () => {
+    const { socket, client, group, errors, flush } = broken(false)
+    socket.receive(frame({ type: 'resumed' }))
+    socket.receive({ type: 'error', code: 'bad_frame', message: 'x' })
+    socket.receive(hello)
+    // A plain engine ignores fields it does not know: this is a create, buffered until the sync.
+    socket.receive(frame({ type: 'create', data: { id: 'a' } }, { id: 'a', seq: 1 }))
+    flush()
+    // Before: ready with no items (the resumed), the error and the late hello unseen.
+    expect(group.get().status).toBe('loading')
+    expect(client.badFrames).toBe(3)
+    expect(errors).toHaveLength(3)
+    socket.receive(frame({ type: 'sync', data: [{ id: 'b' }] }))
+    flush()
+    expect(group.get()).toMatchObject({ status: 'ready', items: [{ id: 'b' }, { id: 'a' }] })
+  })
+
+  it('ends a plain group whose sync it cannot read, found by its names', () => {
+    const { socket, group, errors, flush } = broken(false)
+    socket.receive(frame({ type: 'sync', data: [{ id: 'a' }] }, { timestamp: 'now' }))
+    flush()
+    expect(group.get()).toMatchObject({ status: 'error', error: { code: 'bad_frame' } })
+    expect(errors).toHaveLength(1)
+  })
+
+  it('ends a subscription answered by a resumed when its join asked for a sync', () => {
+    const { socket, group, errors, joins, subscriptionId, flush } = broken(true)
+    expect(joins()[0]?.data.since).toBeUndefined()
+    socket.receive(frame({ type: 'resumed' }, { subscriptionId, seq: 7, epoch: 'e1' }))
+    flush()
+    expect(group.get()).toMatchObject({ status: 'error', items: [], error: { code: 'bad_frame' } })
+    expect(errors).toEqual(['The server resumed s/g, whose join asked for a sync.'])
+  })
+
+  it('asks for a whole sync when a resume comes in another epoch than the one asked', () => {
+    const { socket, group, errors, joins, subscriptionId, flush } = broken(true)
+    socket.receive(
+      frame(
+        { type: 'sync', data: [{ id: 'a', v: 'old' }] },
+        { subscriptionId, seq: 5, epoch: 'e1' },
+      ),
+    )
+    socket.close()
+    socket.open()
+    socket.receive({ ...hello, epoch: 'e2' })
+    expect(joins().at(-1)?.data.since).toEqual({ epoch: 'e1', seq: 5 })
+    socket.receive(frame({ type: 'resumed' }, { subscriptionId, seq: 5, epoch: 'e2' }))
+    expect(errors).toEqual(['The server resumed s/g in epoch e2, not e1.'])
+    expect(joins().at(-1)?.data.since).toBeUndefined()
+    socket.receive(
+      frame(
+        { type: 'sync', data: [{ id: 'b', v: 'new' }] },
+        { subscriptionId, seq: 1, epoch: 'e2' },
+      ),
+    )
+    flush()
+    expect(group.get()).toMatchObject({ status: 'ready', items: [{ id: 'b', v: 'new' }] })
+  })
+
+  it('applies nothing to a subscription in error until its next sync', () => {
+    const { socket, group, subscriptionId, flush } = broken(true)
+    socket.receive(
+      frame({ type: 'sync', data: [{ id: 'a' }] }, { subscriptionId, seq: 1, epoch: 'e1' }),
+    )
+    socket.receive({ type: 'error', code: 'bad_frame', message: 'x', subscriptionId })
+    socket.receive(frame({ type: 'create', data: { id: 'b' } }, { id: 'b', seq: 2 }))
+    flush()
+    expect(group.get()).toMatchObject({ status: 'error', items: [{ id: 'a' }] })
+    // Its next join resumes from what it holds.
+    socket.close()
+    socket.open()
+    socket.receive(hello)
+    socket.receive(frame({ type: 'create', data: { id: 'b' } }, { id: 'b', seq: 2 }))
+    socket.receive(frame({ type: 'resumed' }, { subscriptionId, seq: 2, epoch: 'e1' }))
+    flush()
+    expect(group.get()).toMatchObject({ status: 'ready', items: [{ id: 'a' }, { id: 'b' }] })
+  })
+
+  it('resyncs, on an extended connection, a change that carries no seq', () => {
+    const { socket, client, group, joins, subscriptionId, flush } = broken(true)
+    socket.receive(frame({ type: 'create', data: { id: 'ghost' } }, { id: 'ghost' }))
+    expect(joins()).toHaveLength(2)
+    socket.receive(
+      frame({ type: 'sync', data: [{ id: 'a' }] }, { subscriptionId, seq: 10, epoch: 'e1' }),
+    )
+    socket.receive(frame({ type: 'delete', data: { id: 'a' } }, { id: 'a' }))
+    expect(joins()).toHaveLength(3)
+    expect(joins().at(-1)?.data.since).toEqual({ epoch: 'e1', seq: 10 })
+    socket.receive(frame({ type: 'resumed' }, { subscriptionId, seq: 10, epoch: 'e1' }))
+    flush()
+    expect(group.get()).toMatchObject({ status: 'ready', items: [{ id: 'a' }] })
+    expect(client.badFrames).toBe(2)
+  })
+
+  it('asks for a whole sync after a refusal, keeping no place to resume from', () => {
+    const { socket, group, joins, subscriptionId, flush } = broken(true)
+    socket.receive(
+      frame({ type: 'sync', data: [{ id: 'a' }] }, { subscriptionId, seq: 5, epoch: 'e1' }),
+    )
+    socket.close()
+    socket.open()
+    socket.receive(hello)
+    socket.receive(frame({ type: 'unauthorized' }, { subscriptionId }))
+    flush()
+    expect(group.get()).toMatchObject({ status: 'unauthorized', items: [] })
+    socket.close()
+    socket.open()
+    socket.receive(hello)
+    // Resumed from seq 5, its emptied cache would have missed every item.
+    expect(joins().at(-1)?.data.since).toBeUndefined()
+  })
+
+  it('patches an item nested deeper than the call stack goes in the burst that brought it', () => {
+    const { socket, group, errors, subscriptionId, flush } = broken(true)
+    const deep = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`
+    socket.receive(
+      frame({ type: 'sync', data: [{ id: 'd' }] }, { subscriptionId, seq: 1, epoch: 'e1' }),
+    )
+    flush()
+    socket.receive(
+      `{"type":"stream","timestamp":1,"streamName":"s","groupId":"g","id":"d","seq":2,"event":{"type":"update","data":{"id":"d","deep":${deep}}}}`,
+    )
+    socket.receive(
+      frame({ type: 'patch', ops: [{ type: 'set', path: 'x', value: 1 }] }, { id: 'd', seq: 3 }),
+    )
+    flush()
+    expect(group.get().items[0]).toMatchObject({ id: 'd', x: 1 })
+    expect(Object.isFrozen(group.get().items[0])).toBe(true)
+    expect(errors).toEqual([])
   })
 })
 

@@ -29,7 +29,7 @@ function refusedSockets(): { Socket: WebSocketConstructor; opened: string[] } {
   return { Socket: Refused as unknown as WebSocketConstructor, opened }
 }
 
-const events = { open() {}, message() {}, close() {} }
+const events = { open() {}, message() {}, unreadable() {}, close() {} }
 
 describe('the reconnecting transport', () => {
   afterEach(() => {
@@ -159,6 +159,48 @@ describe('the reconnecting transport', () => {
       expect(state.error?.message).toBe(
         'The connection closed (1006: Invalid WebSocket frame: invalid opcode 15); reconnecting.',
       )
+    } finally {
+      for (const ws of server.clients) ws.terminate()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
+  it('reads binary frames as UTF-8 text, as the engine reads its clients, and reports bytes that are not', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+    const binary = (frame: unknown) => Buffer.from(JSON.stringify(frame))
+    const change = (type: string, data: unknown, id: string | null) => ({
+      type: 'stream',
+      timestamp: 1,
+      streamName: 'chat',
+      groupId: 'room-1',
+      id,
+      event: { type, data },
+    })
+    server.on('connection', (ws) => {
+      ws.once('message', () => {
+        ws.send(binary(change('sync', [{ id: 'a', text: 'héllo' }], null)), { binary: true })
+        ws.send(Buffer.from([0xff, 0xfe, 0x7b]), { binary: true })
+        ws.send(binary(change('create', { id: 'b', text: 'ok' }, 'b')), { binary: true })
+      })
+    })
+    await new Promise((resolve) => server.once('listening', resolve))
+    try {
+      const { port } = server.address() as { port: number }
+      const errors: string[] = []
+      const client = startClient(`ws://127.0.0.1:${port}`, {
+        onError: (error) => errors.push(error.message),
+      })
+      const room = client.group<{ id: string; text: string }>('chat', 'room-1')
+      hold(room)
+      const { items } = await until(room, (s) => s.items.length === 2, 5000)
+      expect(items).toEqual([
+        { id: 'a', text: 'héllo' },
+        { id: 'b', text: 'ok' },
+      ])
+      expect(errors).toEqual([
+        'The server sent an unreadable frame: a binary frame that is not UTF-8',
+      ])
+      expect(client.badFrames).toBe(1)
     } finally {
       for (const ws of server.clients) ws.terminate()
       await new Promise((resolve) => server.close(resolve))
