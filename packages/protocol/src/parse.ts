@@ -261,7 +261,7 @@ function readEvent(event: Record<string, unknown>, extensions: boolean): StreamE
     case 'sync': {
       const data = requireValue(event, 'data', 'event.data')
       if (!extensions || event.ids === undefined) return { type, data }
-      const ids = requireStringArray(event, 'ids', 'event.ids')
+      const ids = requireIdArray(event, 'ids', 'event.ids')
       if (!Array.isArray(data) || data.length !== ids.length) {
         throw new Refusal(
           'invalid_field',
@@ -410,7 +410,8 @@ function requireObject(
   return value
 }
 
-function requireStringArray(
+/** Item ids: non-empty strings, as the engine refuses an empty name or id. */
+function requireIdArray(
   object: Record<string, unknown>,
   key: string,
   field: string,
@@ -419,6 +420,9 @@ function requireStringArray(
   if (!Array.isArray(value)) throw wrongType(field, 'an array of strings', value)
   value.forEach((item, index) => {
     if (typeof item !== 'string') throw wrongType(`${field}[${index}]`, 'a string', item)
+    if (item === '') {
+      throw new Refusal('invalid_field', `${field}[${index}] is empty.`, `${field}[${index}]`)
+    }
   })
   return value as string[]
 }

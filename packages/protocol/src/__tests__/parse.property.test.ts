@@ -38,11 +38,14 @@ const clientFrame: fc.Arbitrary<ClientFrame> = fc.oneof(
 
 const streamEvent = fc.oneof(
   fc.record({ type: fc.constant('sync' as const), data: jsonValue }),
-  fc.array(fc.tuple(name, jsonValue), { maxLength: 4 }).map((pairs) => ({
-    type: 'sync' as const,
-    data: pairs.map(([, v]) => v),
-    ids: pairs.map(([k]) => k),
-  })),
+  // (Sync ids are never empty: the engine refuses an empty id.)
+  fc
+    .array(fc.tuple(fc.string({ minLength: 1, maxLength: 12 }), jsonValue), { maxLength: 4 })
+    .map((pairs) => ({
+      type: 'sync' as const,
+      data: pairs.map(([, v]) => v),
+      ids: pairs.map(([k]) => k),
+    })),
   fc.record({
     type: fc.constantFrom('create' as const, 'update' as const, 'delete' as const),
     data: jsonValue,

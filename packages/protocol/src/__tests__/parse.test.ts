@@ -167,6 +167,12 @@ describe('parseServerFrame', () => {
       'invalid_field',
       'event.ids[0]',
     ],
+    [
+      'an empty id (names are never empty)',
+      wrapper({ type: 'sync', data: [1, 2], ids: ['a', ''] }),
+      'invalid_field',
+      'event.ids[1]',
+    ],
     ['a negative seq', wrapper({ type: 'create', data: 1 }, { seq: -1 }), 'invalid_field', 'seq'],
     [
       'a patch with bad ops',
