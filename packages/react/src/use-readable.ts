@@ -18,15 +18,20 @@ export function useReadable<TSnapshot, TSelected = TSnapshot>(
 ): TSelected {
   const latest = useRef(options)
   latest.current = options
-  const memo = useRef<{ snapshot: TSnapshot; selected: TSelected } | null>(null)
+  const memo = useRef<{
+    snapshot: TSnapshot
+    select: (snapshot: TSnapshot) => TSelected
+    selected: TSelected
+  } | null>(null)
   const read = useCallback((snapshot: TSnapshot): TSelected => {
     const { select, isEqual = Object.is } = latest.current
     if (!select) return snapshot as unknown as TSelected
     const previous = memo.current
-    if (previous?.snapshot === snapshot) return previous.selected
+    // A new selector (one that reads a prop, say) selects again, even from the same snapshot.
+    if (previous?.snapshot === snapshot && previous.select === select) return previous.selected
     const next = select(snapshot)
     const selected = previous && isEqual(previous.selected, next) ? previous.selected : next
-    memo.current = { snapshot, selected }
+    memo.current = { snapshot, select, selected }
     return selected
   }, [])
   const subscribe = useCallback((onChange: () => void) => store.subscribe(onChange), [store])

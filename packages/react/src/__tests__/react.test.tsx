@@ -254,6 +254,107 @@ describe.each([
       expect(screen.getByTestId('state').textContent).toBe('open:1:commit_failed'),
     )
   })
+  it('selects again when the selector reads a prop that changed', async () => {
+    const { server, client } = await setup()
+    await set(server, 'pick', 'a', { id: 'a', label: 'A', n: 0 })
+    await set(server, 'pick', 'b', { id: 'b', label: 'B', n: 0 })
+    function Label({ id }: { id: string }) {
+      const label = useStream<Row, string | undefined>('ui', 'pick', {
+        select: (s) => s.byId.get(id)?.label,
+      })
+      return <p data-testid="label">{`${id}=${label ?? '-'}`}</p>
+    }
+    function Picker() {
+      const [id, setId] = useState('a')
+      return (
+        <button type="button" onClick={() => setId('b')}>
+          <Label id={id} />
+        </button>
+      )
+    }
+    mount(client, <Picker />)
+    await waitFor(() => expect(screen.getByTestId('label').textContent).toBe('a=A'))
+    act(() => screen.getByRole('button').click())
+    // At once, with no change of the store in between.
+    expect(screen.getByTestId('label').textContent).toBe('b=B')
+  })
+
+  it('shows initialData, byId included, until the first sync, never loading', async () => {
+    const { server, client } = await setup()
+    await set(server, 'init', 'a', { id: 'a', label: 'live', n: 1 })
+    const seen: string[] = []
+    const initialData = [{ id: 'a', label: 'initial', n: 0 }]
+    function List() {
+      const { status, byId } = useStream<Row>('ui', 'init', { initialData })
+      const text = `${status}:${byId.get('a')?.label ?? 'missing'}`
+      if (seen.at(-1) !== text) seen.push(text)
+      return <p data-testid="init">{text}</p>
+    }
+    mount(client, <List />)
+    await waitFor(() => expect(screen.getByTestId('init').textContent).toBe('ready:live'))
+    expect(seen).toEqual(['ready:initial', 'ready:live'])
+  })
+
+  it("reports a rolled-back mutate through its error only, and keeps each item's state its own", async () => {
+    const { server, client } = await setup()
+    await set(server, 'mm', 'c1', { id: 'c1', label: 'one', n: 1 })
+    await set(server, 'mm', 'c2', { id: 'c2', label: 'two', n: 5 })
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    resources.push(() => void process.off('unhandledRejection', onUnhandled))
+    let rejected: unknown = null
+    function Counter({ id }: { id: string }) {
+      const { data } = useStream<Row>('ui', 'mm', id)
+      const { mutate, mutateAsync, error } = useMutation('ui', 'mm', id)
+      const fail = async () => {
+        throw new Error('backend down')
+      }
+      return (
+        <>
+          <p data-testid="mm">{`${id}:${data?.n ?? '-'}:${error?.code ?? 'ok'}`}</p>
+          <button
+            type="button"
+            onClick={() => mutate([{ type: 'increment', path: 'n', by: 1 }], fail)}
+          >
+            fail
+          </button>
+          <button
+            type="button"
+            onClick={() =>
+              mutateAsync([{ type: 'increment', path: 'n', by: 1 }], fail).catch((error) => {
+                rejected = error
+              })
+            }
+          >
+            fail async
+          </button>
+        </>
+      )
+    }
+    function Switch() {
+      const [id, setId] = useState('c1')
+      return (
+        <>
+          <button type="button" onClick={() => setId('c2')}>
+            switch
+          </button>
+          <Counter id={id} />
+        </>
+      )
+    }
+    mount(client, <Switch />)
+    await waitFor(() => expect(screen.getByTestId('mm').textContent).toBe('c1:1:ok'))
+    act(() => screen.getByText('fail').click())
+    await waitFor(() => expect(screen.getByTestId('mm').textContent).toBe('c1:1:commit_failed'))
+    act(() => screen.getByText('switch').click())
+    await waitFor(() => expect(screen.getByTestId('mm').textContent).toBe('c2:5:ok'))
+    act(() => screen.getByText('fail async').click())
+    await waitFor(() => expect(screen.getByTestId('mm').textContent).toBe('c2:5:commit_failed'))
+    expect(rejected).toMatchObject({ code: 'commit_failed' })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(unhandled).toEqual([])
+  })
 })
 
 describe('outside a provider and on the server', () => {
@@ -283,12 +384,12 @@ describe('outside a provider and on the server', () => {
       }),
     })
     function List({ initial }: { initial?: Row[] }) {
-      const { status, items } = useStream<Row>('ui', 'ssr', initial ? { initialData: initial } : {})
-      return (
-        <p>
-          {status}:{items.length}
-        </p>
+      const { status, items, byId } = useStream<Row>(
+        'ui',
+        'ssr',
+        initial ? { initialData: initial } : {},
       )
+      return <p>{`${status}:${items.length}:${byId.get('a')?.label ?? '-'}`}</p>
     }
     const html = renderToString(
       <StreamProvider client={client}>
@@ -296,7 +397,7 @@ describe('outside a provider and on the server', () => {
         <List initial={[{ id: 'a', label: 'x', n: 1 }]} />
       </StreamProvider>,
     )
-    expect(html).toBe('<p>loading<!-- -->:<!-- -->0</p><p>ready<!-- -->:<!-- -->1</p>')
+    expect(html).toBe('<p>loading:0:-</p><p>ready:1:x</p>')
     expect(sent).toEqual([])
     client.close()
   })
