@@ -2,7 +2,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { svelte } from '@sveltejs/vite-plugin-svelte'
 import { svelteTesting } from '@testing-library/svelte/vite'
-import { defineProject, mergeConfig } from 'vitest/config'
+import { configDefaults, defineProject, mergeConfig } from 'vitest/config'
 import { sharedConfig } from '../../vitest.shared.ts'
 
 // jsdom tests resolve with the `browser` condition (Svelte's client runtime), which would give `ws`
@@ -18,6 +18,11 @@ export default mergeConfig(
     // svelteTesting(): Svelte's browser build (the source condition stays first), and cleanup.
     plugins: [svelte({ configFile: false }), svelteTesting()],
     resolve: { alias: [{ find: /^ws$/, replacement: WS_NODE_ENTRY }] },
-    test: { name: 'svelte', environment: 'jsdom', include: ['src/**/*.test.ts'] },
+    test: {
+      name: 'svelte',
+      environment: 'jsdom',
+      include: ['src/**/*.test.ts'],
+      exclude: [...configDefaults.exclude, 'src/**/*.ssr.test.ts'],
+    },
   }),
 )

@@ -9,7 +9,24 @@ import {
   type StreamEventMessage,
   type WritableStore,
 } from '@iii-streams/client'
+import { BROWSER } from 'esm-env'
 import { getStreamClient } from './context.ts'
+
+/**
+ * In the browser, `store` itself. In server rendering, which subscribes to every `$store` and lets
+ * go when the page is rendered, a store that shows what it holds (a loading snapshot) and joins
+ * nothing: a join there would reach the stream server, fire its join triggers, and be left unread.
+ */
+function live<T>(store: Readable<T>): Readable<T> {
+  if (BROWSER) return store
+  return {
+    get: store.get,
+    subscribe(listener) {
+      listener(store.get())
+      return () => {}
+    },
+  }
+}
 
 /**
  * A store of one group's snapshot (`{ status, items, byId, error }`), for `$store` in components.
@@ -29,7 +46,7 @@ export function streamGroup<TItem = JsonValue>(
   group: string,
   client: StreamClient = getStreamClient(),
 ): Readable<GroupSnapshot<TItem>> {
-  return client.group<TItem>(stream, group)
+  return live(client.group<TItem>(stream, group))
 }
 
 /**
@@ -50,7 +67,7 @@ export function streamItem<TItem = JsonValue>(
   id: string,
   client: StreamClient = getStreamClient(),
 ): Readable<ItemSnapshot<TItem>> {
-  return client.item<TItem>(stream, group, id)
+  return live(client.item<TItem>(stream, group, id))
 }
 
 /**
@@ -72,6 +89,7 @@ export function streamEvents<TData = unknown>(
   group: string,
   client: StreamClient = getStreamClient(),
 ): Readable<StreamEventMessage<TData> | null> {
+  if (!BROWSER) return live(createStore<StreamEventMessage<TData> | null>(null))
   let stop: (() => void) | undefined
   const latest: WritableStore<StreamEventMessage<TData> | null> =
     createStore<StreamEventMessage<TData> | null>(null, {
