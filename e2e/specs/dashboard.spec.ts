@@ -29,6 +29,8 @@ async function serverValues(page: import('@playwright/test').Page, id: string): 
 }
 
 test("the dashboard's numbers and charts move and match the server", async ({ page }, info) => {
+  const consoleErrors: string[] = []
+  page.on('console', (message) => message.type() === 'error' && consoleErrors.push(message.text()))
   await page.goto(DASHBOARD)
   await expect(page.getByTestId('connection')).toContainText('open')
   const value = page.getByTestId('value-cpu')
@@ -45,5 +47,7 @@ test("the dashboard's numbers and charts move and match the server", async ({ pa
     serverValues(page, 'cpu'),
   ])
   expect(server.map((v) => Math.round(v * 10) / 10)).toContain(shown)
+  // (A missing favicon had logged a 404 on every load.)
+  expect(consoleErrors).toEqual([])
   await docScreenshot(page, 'dashboard', info)
 })

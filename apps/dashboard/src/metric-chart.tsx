@@ -27,6 +27,8 @@ function plotOptions(id: string, label: string, unit: string, width: number): uP
     axes: [
       {
         stroke: '#64748b',
+        // At least 80 px between ticks: an HH:MM:SS label is about 60 px wide (they had run together).
+        space: 80,
         grid: { stroke: '#e2e8f0' },
         ticks: { stroke: '#e2e8f0' },
         values: (_plot, ticks) => ticks.map((seconds) => formatClock(seconds * 1000)),
