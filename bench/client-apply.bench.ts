@@ -231,6 +231,7 @@ function connect(mode: Mode, n: number): Harness {
         sent.push(text)
         return true
       },
+      start() {},
       reconnect() {},
       close() {},
       attempt: 0,

@@ -175,6 +175,8 @@ class Client implements StreamClient, SubscriptionHost {
   #open = false
   #extended = false
   #firstFrame = true
+  /** The socket has been asked to open (by the first join). */
+  #started = false
   #heartbeatMs = DEFAULT_HEARTBEAT_MS
   /** Wall-clock time of the last hello, ping or pong: the server's heartbeat and its answers. */
   #lastHeartbeatAt = 0
@@ -404,6 +406,12 @@ class Client implements StreamClient, SubscriptionHost {
     this.#bySubscriptionId.set(subscription.subscriptionId, subscription)
     if (this.#closed) subscription.fail(closedError())
     else if (this.#open) this.#sendJoin(subscription)
+    else if (!this.#started) {
+      // The first join opens the socket (its open sends every join): a client that is created
+      // and never used, on a server rendering a page for one, connects nowhere.
+      this.#started = true
+      this.#transport.start()
+    }
   }
 
   /**
@@ -668,7 +676,7 @@ class Client implements StreamClient, SubscriptionHost {
     }
     if (typeof target.addEventListener !== 'function') return () => {}
     const wake = () => {
-      if (this.#closed) return
+      if (this.#closed || !this.#started) return
       if (!this.#open) {
         this.#stopAuthWait?.()
         this.#transport.reconnect()

@@ -3,6 +3,8 @@ import { BACKOFF, backoffDelay } from './backoff.ts'
 
 /** What the client needs of a socket: the one module that knows `reconnecting-websocket`. */
 export interface Transport {
+  /** Opens the first socket: a transport starts closed, so a client nobody uses opens none. */
+  start(): void
   /** Sends when open; false (nothing queued) otherwise: the client re-sends what matters on open. */
   send(text: string): boolean
   /** Drops the current socket, if any, and connects again now (attempt count reset). */
@@ -94,6 +96,7 @@ export const createReconnectingTransport: CreateTransport = (
       })
     }),
     maxEnqueuedMessages: 0,
+    startClosed: true,
     connectionTimeout: connectTimeoutMs,
     minUptime: BACKOFF.stableMs,
     minReconnectionDelay: 0,
@@ -120,6 +123,9 @@ export const createReconnectingTransport: CreateTransport = (
     failure = null
   }
   return {
+    start() {
+      if (!closed) socket.reconnect()
+    },
     send(text) {
       if (socket.readyState !== socket.OPEN) return false
       socket.send(text)

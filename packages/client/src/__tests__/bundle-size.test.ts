@@ -15,7 +15,7 @@ const PACKAGE = resolve(import.meta.dirname, '../..')
  * 17.9 KB. This budget holds today's size so that it can only shrink, or grow for a reason: the
  * README's "Size" says what each change bought.
  */
-const IIFE_BUDGET_BYTES = 17_880
+const IIFE_BUDGET_BYTES = 17_918
 
 /** Builds the script-tag bundle in memory (`define` replaces the config's). */
 async function buildIife(define?: Record<string, string>): Promise<string> {

@@ -386,6 +386,28 @@ describe('a connection that goes quiet', () => {
 })
 
 describe('auth and options', () => {
+  it('connects, and asks auth, only once something is subscribed', async () => {
+    const server = await startServer()
+    await set(server, 'chat', 'room-1', 'm1', { id: 'm1', text: 'hi' })
+    let asked = 0
+    const client = startClient(server.url, {
+      auth: async () => {
+        asked++
+        return 'token'
+      },
+    })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(server.connectionCount).toBe(0)
+    expect(asked).toBe(0)
+    expect(client.connection.get()).toMatchObject({ status: 'connecting', attempt: 0 })
+    const room = client.group('chat', 'room-1')
+    hold(room)
+    const { items } = await until(room, (s) => s.status === 'ready')
+    expect(items).toEqual([{ id: 'm1', text: 'hi' }])
+    expect(server.connectionCount).toBe(1)
+    expect(asked).toBe(1)
+  })
+
   it('asks auth on every connection, and asks again after a failure instead of stalling', async () => {
     const tokens: (string | null)[] = []
     const server = await startServer({ authFunction: 'onAuth' })
@@ -472,6 +494,7 @@ describe('auth and options', () => {
       },
       onError: () => {},
     })
+    hold(client.group('chat', 'room-1'))
     await until(client.connection, (s) => s.error?.code === 'auth_failed')
     client.close()
     const after = calls

@@ -13,11 +13,15 @@ function fakeSocket() {
   const sent: Record<string, unknown>[] = []
   let events: Parameters<CreateTransport>[1] | undefined
   let reconnects = 0
+  let starts = 0
   let attempt = 0
   let open = false
   const transport: CreateTransport = (_url, handlers) => {
     events = handlers
     return {
+      start() {
+        starts++
+      },
       send(text) {
         sent.push(JSON.parse(text))
         return true
@@ -45,6 +49,10 @@ function fakeSocket() {
     },
     get reconnects() {
       return reconnects
+    },
+    /** How many times the client asked the transport to open its first socket. */
+    get starts() {
+      return starts
     },
     open: () => {
       open = true
@@ -1047,6 +1055,20 @@ describe('app code that throws', () => {
 })
 
 describe('lifecycle', () => {
+  it('opens its socket with the first join, once: a client nobody uses connects nowhere', () => {
+    const { socket, client } = setup()
+    client.connection.subscribe(() => {})
+    client.item('s', 'g', 'a').get()
+    expect(socket.starts).toBe(0)
+    const stop = client.group('s', 'g').subscribe(() => {})
+    client.onEvent('s', 'other', () => {})
+    expect(socket.starts).toBe(1)
+    stop()
+    vi.advanceTimersByTime(1000)
+    client.group('s', 'g').subscribe(() => {})
+    expect(socket.starts).toBe(1)
+  })
+
   it('joins on the first listener and leaves after the linger, with no churn on a quick remount', () => {
     const { socket, client } = setup()
     socket.open()

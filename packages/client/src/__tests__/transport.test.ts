@@ -45,6 +45,7 @@ describe('the reconnecting transport', () => {
     vi.useFakeTimers()
     const { Socket, opened } = refusedSockets()
     const transport = createReconnectingTransport(async () => 'ws://down.test/', events, Socket)
+    transport.start()
     await attempts(opened, 4)
     // The fourth retry waits 1–2 s: a reconnect starts it now.
     await vi.advanceTimersByTimeAsync(100)
@@ -64,6 +65,7 @@ describe('the reconnecting transport', () => {
     vi.useFakeTimers()
     const { Socket, opened } = refusedSockets()
     const transport = createReconnectingTransport(async () => 'ws://down.test/', events, Socket)
+    transport.start()
     await attempts(opened, 3)
     transport.close()
     // The library's own zero-delay step (between a failed attempt and asking for the next URL)
@@ -83,6 +85,7 @@ describe('the reconnecting transport', () => {
       { ...events, close: () => opened.length >= 2 && transport?.close() },
       Socket,
     )
+    transport.start()
     await attempts(opened, 2)
     await vi.advanceTimersByTimeAsync(1)
     expect(vi.getTimerCount()).toBe(0)
@@ -139,6 +142,7 @@ describe('the reconnecting transport', () => {
     const { port } = closed.address() as { port: number }
     await new Promise((resolve) => closed.close(resolve))
     const client = startClient(`ws://127.0.0.1:${port}`)
+    hold(client.group('chat', 'room-1'))
     const { error } = await until(client.connection, (s) => s.error !== null, 5000)
     expect(error?.message).toBe(
       `Could not connect (connect ECONNREFUSED 127.0.0.1:${port}); retrying.`,
@@ -155,6 +159,7 @@ describe('the reconnecting transport', () => {
     try {
       const { port } = server.address() as { port: number }
       const client = startClient(`ws://127.0.0.1:${port}`)
+      hold(client.group('chat', 'room-1'))
       const state = await until(client.connection, (s) => s.error !== null, 5000)
       expect(state.error?.message).toBe(
         'The connection closed (1006: Invalid WebSocket frame: invalid opcode 15); reconnecting.',

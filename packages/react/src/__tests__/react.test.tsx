@@ -378,6 +378,7 @@ describe('outside a provider and on the server', () => {
       url: 'ws://127.0.0.1:1',
       transport: () => ({
         send: (text) => sent.push(text) > 0,
+        start() {},
         reconnect() {},
         close() {},
         attempt: 0,

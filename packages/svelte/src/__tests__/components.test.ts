@@ -93,9 +93,12 @@ describe('$store in components', () => {
     const client = startClient(server)
     render(WithClient, { client, child: ConnectionView })
     expect(text('connection')).toBe('connecting')
+    // The socket opens with the first subscription.
+    const stop = client.group('chat', 'room-1').subscribe(() => {})
     await waitFor(() => expect(text('connection')).toBe('open'))
     client.close()
     await waitFor(() => expect(text('connection')).toBe('closed'))
+    stop()
   })
 })
 
@@ -130,8 +133,9 @@ describe('the runes form (.current)', () => {
     const client = startClient(server)
     const room = useStreamGroup('chat', 'room-1', client)
     expect(room.current).toMatchObject({ status: 'loading', items: [] })
-    await until(client.connection, (c) => c.status === 'open')
     await new Promise((resolve) => setTimeout(resolve, 100))
+    // Not even a socket: it opens with the first join.
+    expect(server.connectionCount).toBe(0)
     expect(counts.joins).toEqual([])
   })
 })

@@ -8,12 +8,13 @@ describe('server rendering', () => {
     const server = await startServer()
     const { joins } = countJoins(server)
     const client = startClient(server)
-    await until(client.connection, (state) => state.status === 'open')
     const { body } = render(ServerRendered, { props: { client } })
-    expect(body).toContain('<p>loading:loading:true:open:loading</p>')
-    // Past the client's linger (50 ms): a join would have reached the server by now. A barrier
-    // join made after the render comes back with its sync once every earlier frame was handled.
+    expect(body).toContain('<p>loading:loading:true:connecting:loading</p>')
+    // Past the client's linger (50 ms): a join would have opened a socket by now.
     await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(server.connectionCount).toBe(0)
+    // And once a socket is open, a barrier join made after the render comes back with its sync
+    // once every earlier frame was handled: no join came before it.
     const barrier = client.group('chat', 'barrier')
     const stop = barrier.subscribe(() => {})
     await until(barrier, (snapshot) => snapshot.status === 'ready')

@@ -88,10 +88,13 @@ describe('stores with .subscribe()', () => {
     const stop = store.subscribe(
       ({ status }) => statuses.at(-1) !== status && statuses.push(status),
     )
+    // The socket opens with the first subscription.
+    const leave = client.group('chat', 'room-1').subscribe(() => {})
     await until(store, (s) => s.status === 'open')
     client.close()
     expect(statuses).toEqual(['connecting', 'open', 'closed'])
     stop()
+    leave()
   })
 
   it('needs a component to read the context client from', () => {
