@@ -16,6 +16,9 @@ const worker = registerWorker(workerUrl, {
   // A call in flight when the server dies never gets its answer: give up in 3 s, not the SDK's
   // 30 s, so the metrics loop recovers as soon as the server is back.
   invocationTimeoutMs: 3000,
+  // Back within a second of a restarted server (the SDK's back-off grows to 30 s): until this worker
+  // is back, its auth function and join rule are missing there (apps/README.md).
+  reconnectionConfig: { initialDelayMs: 100, maxDelayMs: 1000 },
   otel: { enabled: false },
   enableMetricsReporting: false,
 })
